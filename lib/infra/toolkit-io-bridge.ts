@@ -1,0 +1,42 @@
+import type { IIoHost, IoMessage as ToolkitMessage, IoRequest as ToolkitRequest } from '@aws-cdk/toolkit-lib';
+import { IO, type IoHost } from '../io';
+
+/**
+ * Routes the CDK toolkit's messages into our IoHost. The toolkit's chatter (synthesis times,
+ * stack events) becomes debug; its warnings and errors keep their level. Each relayed message
+ * carries the toolkit's own code in `data.toolkitCode`.
+ *
+ * The orchestrator never runs interactively inside the toolkit: every question it asks
+ * (approve security changes, confirm destroy) gets the toolkit's default answer, and the
+ * callers pass options (`requireApproval: never`) that make those defaults the intended ones.
+ */
+export class ToolkitIoBridge implements IIoHost {
+  public constructor(private readonly ioHost: IoHost) {}
+
+  public async notify(msg: ToolkitMessage<unknown>): Promise<void> {
+    const data = { toolkitCode: msg.code };
+    const text = stripAnsi(msg.message);
+    switch (msg.level) {
+      case 'error':
+        IO.INFRA_E1902.emit(this.ioHost, text, data);
+        return;
+      case 'warn':
+        IO.INFRA_W1901.emit(this.ioHost, text, data);
+        return;
+      default:
+        IO.INFRA_D1900.emit(this.ioHost, text, data);
+    }
+  }
+
+  public async requestResponse<T>(msg: ToolkitRequest<unknown, T>): Promise<T> {
+    await this.notify(msg);
+    return msg.defaultResponse;
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function stripAnsi(s: string): string {
+  return s.replace(ANSI, '');
+}

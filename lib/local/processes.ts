@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toolError } from '../errors';
+
+export interface SpawnDetachedProps {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Receives the process's stdout and stderr; truncated first. */
+  readonly logFile: string;
+  /** @default process.cwd() */
+  readonly cwd?: string;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a process in its own session with its output going to a log file, so that it outlives
+ * the process that started it. Resolves with its pid once it has been spawned.
+ */
+export async function spawnDetached(props: SpawnDetachedProps): Promise<number> {
+  const out = fs.openSync(props.logFile, 'w');
+  try {
+    const child = spawn(props.command, props.args, {
+      cwd: props.cwd,
+      env: props.env,
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    }).catch((err: unknown) => {
+      throw toolError('LOCAL_SPAWN_FAILED', `could not start ${props.command} (${(err as Error).message})`, { cause: err });
+    });
+    child.unref();
+    return pid;
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
+/**
+ * Whether `pid` is a live process. With a `marker`, also whether its command line contains it,
+ * so that a pid recycled by the system for another program is not taken for ours. Where there
+ * is no /proc (macOS), the marker cannot be checked and only liveness counts.
+ */
+export function isRunning(pid: number, marker?: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    // ESRCH: gone. EPERM: it exists but belongs to another user, so it is not one of ours.
+    return false;
+  }
+  const stat = readProc(pid, 'stat');
+  if (stat !== undefined) {
+    // Field 3, after the parenthesised command name, is the state; Z is a zombie (already exited).
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+  }
+  if (marker === undefined) return true;
+  const cmdline = readProc(pid, 'cmdline');
+  return cmdline === undefined ? !fs.existsSync('/proc/self') : cmdline.includes(marker);
+}
+
+export type TerminateOutcome = 'not-running' | 'terminated' | 'killed';
+
+/** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
+export async function terminate(pid: number, graceMs: number): Promise<TerminateOutcome> {
+  if (!signal(pid, 'SIGTERM')) return 'not-running';
+  if (await waitForExit(pid, graceMs)) return 'terminated';
+  signal(pid, 'SIGKILL');
+  if (await waitForExit(pid, 5_000)) return 'killed';
+  throw toolError('LOCAL_STOP_FAILED', `process ${pid} is still running after SIGKILL`);
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isRunning(pid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+function readProc(pid: number, file: string): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last `lines` lines of a log file, for error messages. */
+export function tailOf(file: string, lines = 20): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return '(no log)';
+  }
+  const all = text.trimEnd().split('\n');
+  return all.length === 0 || (all.length === 1 && all[0] === '') ? '(log is empty)' : all.slice(-lines).join('\n');
+}

@@ -1,0 +1,25 @@
+/**
+ * The example app's tables: a product catalog (seed 000). In v1 a product is duplicated per
+ * channel (US, GB, EU); a later release's migration merges the channel copies into one product.
+ * Both tables stream NEW_AND_OLD_IMAGES: the forward and reverse syncs read full images.
+ */
+import { parseTableManifest, type TableManifest } from '../lib/manifest/table-manifest';
+
+export const tables: TableManifest = parseTableManifest({
+  tables: [
+    {
+      // pk: PRODUCT#<id>, sk: CHANNEL#<US|GB|EU> in v1.
+      name: 'products',
+      partitionKey: { name: 'pk', type: 'S' },
+      sortKey: { name: 'sk', type: 'S' },
+      stream: true,
+      globalSecondaryIndexes: [{ indexName: 'bySku', partitionKey: { name: 'sku', type: 'S' } }],
+    },
+    {
+      name: 'orders',
+      partitionKey: { name: 'pk', type: 'S' },
+      sortKey: { name: 'sk', type: 'S' },
+      stream: true,
+    },
+  ],
+});

@@ -1,0 +1,80 @@
+/**
+ * EdgeStack: what outlives every release of one app — the public hosted zone and the ledger table
+ * (release records, checkpoints, leases, audit history).
+ *
+ * The public record that the flip moves is deliberately NOT a CloudFormation resource here: the
+ * flip UPSERTs it through the Route 53 API. If CloudFormation owned the record, the next deploy of
+ * this stack would put back the value in the template — undoing a flip and sending traffic to a
+ * release stack that may already be torn down.
+ */
+import * as cdk from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import type { Construct } from 'constructs';
+
+export interface EdgeStackProps extends cdk.StackProps {
+  /** The app name, e.g. `catalog`. */
+  readonly app: string;
+  /** The public hosted zone to create, e.g. `catalog.example.test`. */
+  readonly zoneName: string;
+  /** The record the flip UPSERTs (not created here). @default `www.<zoneName>` */
+  readonly recordName?: string;
+}
+
+/** The CloudFormation stack name of an app's edge: `${app}-edge`. */
+export function edgeStackName(app: string): string {
+  return `${app}-edge`;
+}
+
+/** The physical name of an app's ledger table: `${app}-ledger`. */
+export function ledgerTableName(app: string): string {
+  return `${app}-ledger`;
+}
+
+/** Output logical ids; stable, because the engine reads outputs by these names. */
+export const EDGE_OUTPUTS = {
+  hostedZoneId: 'HostedZoneId',
+  zoneName: 'ZoneName',
+  recordName: 'RecordName',
+  ledgerTableName: 'LedgerTableName',
+  ledgerTableArn: 'LedgerTableArn',
+} as const;
+
+export class EdgeStack extends cdk.Stack {
+  public readonly hostedZone: route53.PublicHostedZone;
+  public readonly ledgerTable: dynamodb.Table;
+  public readonly recordName: string;
+
+  public constructor(scope: Construct, id: string, props: EdgeStackProps) {
+    super(scope, id, { ...props, stackName: props.stackName ?? edgeStackName(props.app) });
+    this.recordName = props.recordName ?? `www.${props.zoneName}`;
+
+    this.hostedZone = new route53.PublicHostedZone(this, 'Zone', { zoneName: props.zoneName });
+
+    this.ledgerTable = new dynamodb.Table(this, 'Ledger', {
+      tableName: ledgerTableName(props.app),
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Leases and dead worker claims expire by themselves.
+      timeToLiveAttribute: 'expiresAt',
+      // The ledger is the history of every release: it survives the stack.
+      removalPolicy: cdk.RemovalPolicy.RETAIN,
+    });
+    this.ledgerTable.addGlobalSecondaryIndex({
+      indexName: 'byKind',
+      partitionKey: { name: 'kind', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sortAt', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    new cdk.CfnOutput(this, EDGE_OUTPUTS.hostedZoneId, { value: this.hostedZone.hostedZoneId });
+    new cdk.CfnOutput(this, EDGE_OUTPUTS.zoneName, { value: props.zoneName });
+    new cdk.CfnOutput(this, EDGE_OUTPUTS.recordName, { value: this.recordName });
+    new cdk.CfnOutput(this, EDGE_OUTPUTS.ledgerTableName, { value: this.ledgerTable.tableName });
+    new cdk.CfnOutput(this, EDGE_OUTPUTS.ledgerTableArn, { value: this.ledgerTable.tableArn });
+
+    cdk.Tags.of(this).add('app', props.app);
+  }
+}

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createDeployTarget, StackDeployer } from '../../lib/infra';
+import { IO, RecordingIoHost } from '../../lib/io';
+import { parseAppConfig } from '../../lib/manifest/app-config';
+import { physicalTableName, releaseIdFromSha } from '../../lib/manifest/table-manifest';
+import { tables } from '../../release/tables';
+import { buildApp } from '../../stacks/app-builder';
+import { EDGE_OUTPUTS, edgeStackName } from '../../stacks/edge-stack';
+import { RELEASE_OUTPUTS, releaseStackName } from '../../stacks/release-stack';
+
+// GIVEN local AWS (moto for CloudFormation & co, DynamoDB Local for tables), started by the global setup
+const appName = `it${randomBytes(3).toString('hex')}`;
+const sha = randomBytes(20).toString('hex');
+const releaseId = releaseIdFromSha(sha);
+const config = parseAppConfig({ app: appName, zoneName: `${appName}.example.test` });
+const edgeName = edgeStackName(appName);
+const releaseName = releaseStackName(appName, releaseId);
+
+const cfn = new CloudFormationClient({});
+const dynamodb = new DynamoDBClient({});
+
+async function tableStatus(name: string): Promise<string | 'GONE'> {
+  try {
+    const r = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+    return r.Table?.TableStatus ?? 'UNKNOWN';
+  } catch (e) {
+    if (e instanceof ResourceNotFoundException) return 'GONE';
+    throw e;
+  }
+}
+
+async function stackStatus(name: string): Promise<string | 'GONE'> {
+  try {
+    const r = await cfn.send(new DescribeStacksCommand({ StackName: name }));
+    const status = r.Stacks?.[0]?.StackStatus ?? 'GONE';
+    return status === 'DELETE_COMPLETE' ? 'GONE' : status;
+  } catch (e) {
+    if (e instanceof Error && /does not exist/.test(e.message)) return 'GONE';
+    throw e;
+  }
+}
+
+describe('deploy and destroy through the CDK toolkit on local AWS', () => {
+  const io = new RecordingIoHost();
+  let deployer: StackDeployer;
+
+  beforeAll(async () => {
+    const account = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Account;
+    deployer = new StackDeployer({
+      ioHost: io,
+      target: createDeployTarget('local', io),
+      defineApp: (app) =>
+        buildApp({ app, config, tables, releases: [{ releaseId, sha, amiId: 'ami-0123456789abcdef0' }], env: { account } }),
+    });
+    await deployer.bootstrap();
+  });
+
+  let albArn = '';
+
+  it('deploys the edge stack and a release stack, with outputs and tables', async () => {
+    // WHEN
+    const deployed = await deployer.deploy([edgeName, releaseName]);
+
+    // THEN: both stacks report their outputs
+    const byName = new Map(deployed.map((d) => [d.stackName, d.outputs]));
+    const release = byName.get(releaseName)!;
+    const edge = byName.get(edgeName)!;
+    expect(release[RELEASE_OUTPUTS.endpointDnsName]).toBeTruthy();
+    albArn = release[RELEASE_OUTPUTS.albArn];
+    expect(albArn).toMatch(/^arn:aws:elasticloadbalancing:/);
+    expect(release[RELEASE_OUTPUTS.tableName('products')]).toBe(physicalTableName(appName, releaseId, 'products'));
+    expect(release[RELEASE_OUTPUTS.tableStreamArn('products')]).toMatch(/stream/);
+    expect(edge[EDGE_OUTPUTS.ledgerTableName]).toBe(`${appName}-ledger`);
+    expect(edge[EDGE_OUTPUTS.hostedZoneId]).toBeTruthy();
+    expect(io.withCode(IO.INFRA_I1001.code).map((m) => (m.data as { stack: string }).stack).sort()).toEqual(
+      [edgeName, releaseName].sort(),
+    );
+
+    // THEN: the stack's tables are served by the engine's DynamoDB endpoint, with streams where declared
+    for (const t of tables.tables) {
+      const name = physicalTableName(appName, releaseId, t.name);
+      const d = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+      expect(d.Table?.TableStatus).toBe('ACTIVE');
+      expect(d.Table?.StreamSpecification?.StreamViewType).toBe(t.stream ? 'NEW_AND_OLD_IMAGES' : undefined);
+    }
+    expect(await tableStatus(`${appName}-ledger`)).toBe('ACTIVE');
+    expect(await stackStatus(releaseName)).toBe('CREATE_COMPLETE');
+  });
+
+  it('re-deploying an unchanged release is a no-op for its tables (crash-safe re-run)', async () => {
+    // WHEN
+    await deployer.deploy([releaseName]);
+    // THEN: the local target found the tables already there
+    const actions = io.withCode<{ table: string; action: string }>(IO.INFRA_I1005.code).slice(-tables.tables.length);
+    expect(actions.map((a) => a.data!.action)).toEqual(tables.tables.map(() => 'exists'));
+  });
+
+  it('diff of a deployed, unchanged release shows no changes', async () => {
+    const [diff] = await deployer.diff([releaseName]);
+    expect(diff).toEqual({ stackName: releaseName, changes: 0 });
+  });
+
+  it('destroys the release stack and leaves nothing of it', async () => {
+    // WHEN
+    await deployer.destroy([releaseName]);
+
+    // THEN: the stack and every one of its tables are gone; the edge stack and ledger stay
+    expect(await stackStatus(releaseName)).toBe('GONE');
+    for (const t of tables.tables) {
+      expect(await tableStatus(physicalTableName(appName, releaseId, t.name))).toBe('GONE');
+    }
+    expect(await stackStatus(edgeName)).toBe('CREATE_COMPLETE');
+    expect(await tableStatus(`${appName}-ledger`)).toBe('ACTIVE');
+
+    // THEN: CloudFormation's own resources went too: the load balancer, and the copies of the tables
+    // that moto's CloudFormation made in moto's DynamoDB (DESIGN.md: DynamoDB Local serves the engine)
+    const elb = new ElasticLoadBalancingV2Client({});
+    const lbs = await elb.send(new DescribeLoadBalancersCommand({}));
+    expect((lbs.LoadBalancers ?? []).map((lb) => lb.LoadBalancerArn)).not.toContain(albArn);
+    const motoDynamo = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL });
+    const motoTables = (await motoDynamo.send(new ListTablesCommand({}))).TableNames ?? [];
+    expect(motoTables.filter((n) => n.startsWith(`${appName}-${releaseId}-`))).toEqual([]);
+    expect(motoTables).toContain(`${appName}-ledger`);
+  });
+});
