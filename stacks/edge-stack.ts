@@ -26,10 +26,9 @@ export function edgeStackName(app: string): string {
   return `${app}-edge`;
 }
 
-/** The physical name of an app's ledger table: `${app}-ledger`. */
-export function ledgerTableName(app: string): string {
-  return `${app}-ledger`;
-}
+import { ledgerTableName } from '../lib/manifest/table-manifest';
+
+export { ledgerTableName };
 
 /** Output logical ids; stable, because the engine reads outputs by these names. */
 export const EDGE_OUTPUTS = {

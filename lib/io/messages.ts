@@ -58,4 +58,96 @@ export const IO = {
   CLI_E9000: error<{ code: string }>('CLI_E9000', 'a command failed'),
 } as const;
 
-export type MessageCode = keyof typeof IO;
+
+
+/** Data engine codes (lib/data): copy, verify, dead letters. */
+export const DATA_IO = {
+  COPY_I2000: info<{ jobId: string; totalSegments: number; sourceTable: string; targetTable: string; resumed: boolean }>('COPY_I2000', 'a copy job is ready to run'),
+  COPY_I2001: info<CopyProgressData>('COPY_I2001', 'copy progress'),
+  COPY_I2002: info<{ segment: number; itemsRead: number }>('COPY_I2002', 'a segment was copied to its end'),
+  COPY_W2003: warn<{ segment: number }>('COPY_W2003', 'this worker lost a segment lease (another worker took it over); it stopped working on it'),
+  COPY_E2004: error<{ segment: number; error: string }>('COPY_E2004', 'a segment failed; it will be retried until its attempts run out'),
+  COPY_W2005: warn<{ sourceKey: string; code: string; error: string }>('COPY_W2005', 'a source item became a dead letter'),
+  COPY_I2006: info<CopyResultData>('COPY_I2006', 'the copy finished'),
+  VERIFY_I3000: info<VerifyResultData>('VERIFY_I3000', 'verify finished'),
+  VERIFY_W3001: warn<{ kind: string; key: string; detail: string }>('VERIFY_W3001', 'a difference between source and target (after a consistent re-check)'),
+  VERIFY_I3002: info<{ phase: 'forward' | 'reverse'; done: number }>('VERIFY_I3002', 'verify progress'),
+  REDRIVE_I4000: info<{ retried: number; fixed: number; stillFailing: number; sourceGone: number }>('REDRIVE_I4000', 'dead letters were re-driven'),
+  STREAM_I5000: info<{ streamArn: string; shards: number; readable: number; finished: number }>('STREAM_I5000', 'a stream reader started'),
+  STREAM_I5001: info<StreamProgressData>('STREAM_I5001', 'stream apply progress'),
+  STREAM_I5002: info<{ shardId: string; recordsApplied: number }>('STREAM_I5002', 'a closed shard was read to its end'),
+  STREAM_D5003: debug<{ shardId: string; parentShardId?: string }>('STREAM_D5003', 'a shard was found in the stream description'),
+  STREAM_D5004: debug<{ shardId: string; iteratorType: string; sequenceNumber?: string }>('STREAM_D5004', 'reading a shard started'),
+  STREAM_W5005: warn<{ shardId: string; sequenceNumber?: string }>('STREAM_W5005', 'a shard iterator expired and was renewed from the checkpoint'),
+  STREAM_W5006: warn<{ operation: string; shardId?: string; attempt: number; delayMs: number; error: string }>('STREAM_W5006', 'a streams call was throttled or failed transiently; retrying after a backoff'),
+  STREAM_I5007: info<StreamRunResultData>('STREAM_I5007', 'a stream reader stopped'),
+  // stream apply (lib/data/stream/change-applier.ts); 51xx leaves 50xx to the stream reader
+  SYNC_D5100: debug<SyncBatchData>('SYNC_D5100', 'a batch of stream records was applied to the target table'),
+  SYNC_W5101: warn<{ sourceKey: string; sequenceNumber: string; code: string; error: string }>('SYNC_W5101', 'a stream record became a dead letter'),
+} as const;
+
+export interface SyncBatchData {
+  readonly origin: 'sync' | 'reverse';
+  readonly records: number;
+  readonly applied: number;
+  readonly puts: number;
+  readonly deletes: number;
+  readonly deadLetters: number;
+  readonly echoesSkipped: number;
+  readonly lagMs: number;
+}
+
+export interface StreamProgressData {
+  readonly streamArn: string;
+  /** Records applied by this reader since it started. */
+  readonly recordsApplied: number;
+  readonly maxLagMs: number;
+  readonly lagPerShard: Readonly<Record<string, number>>;
+  readonly shardsReading: number;
+  readonly shardsWaiting: number;
+  readonly shardsFinished: number;
+}
+
+export interface StreamRunResultData {
+  readonly streamArn: string;
+  readonly recordsApplied: number;
+  readonly batches: number;
+  readonly stoppedBy: string;
+}
+
+export interface CopyProgressData {
+  readonly jobId: string;
+  readonly itemsRead: number;
+  readonly itemsWritten: number;
+  readonly estimatedTotal: number;
+  readonly itemsPerSecond?: number;
+  readonly etaSeconds?: number;
+  readonly deadLetters: number;
+  readonly retries: number;
+  readonly segmentsCompleted: number;
+  readonly totalSegments: number;
+}
+
+export interface CopyResultData {
+  readonly jobId: string;
+  readonly itemsRead: number;
+  readonly itemsWritten: number;
+  readonly deadLetters: number;
+  readonly retries: number;
+  readonly segments: Readonly<Record<string, number>>;
+  readonly seconds: number;
+  readonly itemsPerSecond: number;
+}
+
+export interface VerifyResultData {
+  readonly sourceItems: number;
+  readonly targetItems: number;
+  readonly missing: number;
+  readonly different: number;
+  readonly orphaned: number;
+  readonly deadLettered: number;
+  readonly differences: number;
+  readonly samples: ReadonlyArray<{ kind: string; key: string; detail: string }>;
+}
+
+export type MessageCode = keyof typeof IO | keyof typeof DATA_IO;

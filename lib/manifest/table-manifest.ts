@@ -234,3 +234,11 @@ export function releaseId(ref: ReleaseRef): string {
 
 /** The shape every release id has: `sha-<7..12 hex>` or `br-<slug>`. */
 export const RELEASE_ID_PATTERN = /^(?:sha-[0-9a-f]{7,12}|br-[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)$/;
+
+/**
+ * The physical name of an app's ledger table: `${app}-ledger`. Lives here, not in stacks/, so the
+ * engine's processes can name it without loading aws-cdk-lib (~200 MB of resident memory).
+ */
+export function ledgerTableName(app: string): string {
+  return `${app}-ledger`;
+}

@@ -1,0 +1,146 @@
+/**
+ * The data engine's commands, one process each; a thin layer over lib/data and lib/ledger.
+ *
+ *   npm run copy -- --job <id> --table products --source <t> --target <t>     create (or resume) and work on a copy
+ *   npm run worker -- --job <id> --table products --source <t> --target <t>   join a copy job from another process
+ *   npm run verify -- --job <id> --table products --source <t> --target <t>   two-way diff; exit 1 on any difference
+ *   npm run redrive -- --job <id> --table products --source <t> --target <t>  retry dead letters from the current source
+ *
+ * Options shared by all: --from-version/--to-version (default 1 → latest registered migration),
+ * --ledger <table> (default the app's ledger), --json (JSON lines, and the result as the last line).
+ */
+import { Command, Option } from 'commander';
+import { userError } from '../lib/errors';
+import { defaultIoHost } from '../lib/io';
+import { CopyJob } from '../lib/data/copy/copy-job';
+import { redriveDeadLetters } from '../lib/data/redrive';
+import { verifyCopy } from '../lib/data/verify/verify-copy';
+import { DeadLetters, Ledger, SegmentTasks } from '../lib/ledger';
+import type { KeyNames } from '../lib/data/item';
+import { ledgerTableName } from '../lib/manifest/table-manifest';
+import { appConfig } from '../release/app';
+import { registry } from '../release/migrations';
+import { tables } from '../release/tables';
+import { runMain } from './run-main';
+
+interface CommonOptions {
+  readonly job: string;
+  readonly table: string;
+  readonly source: string;
+  readonly target: string;
+  readonly fromVersion?: number;
+  readonly toVersion?: number;
+  readonly ledger?: string;
+  readonly json?: boolean;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .requiredOption('--job <id>', 'copy job id, e.g. <release id>#<table>')
+    .requiredOption('--table <name>', 'logical table name from release/tables.ts')
+    .requiredOption('--source <table>', 'source (production) table name')
+    .requiredOption('--target <table>', 'target (release) table name')
+    .addOption(new Option('--from-version <n>', 'data version of the source').argParser(positiveInt))
+    .addOption(new Option('--to-version <n>', 'data version of the target').argParser(positiveInt))
+    .option('--ledger <table>', 'ledger table', ledgerTableName(appConfig.app))
+    .option('--json', 'JSON lines on stderr; the result as one JSON object on stdout');
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw userError('OPTION_INVALID', `"${v}" is not a positive whole number`, { fix: 'pass e.g. 1' });
+  return n;
+}
+
+function setup(o: CommonOptions) {
+  const spec = tables.tables.find((t) => t.name === o.table);
+  if (!spec) {
+    throw userError('TABLE_UNKNOWN', `table "${o.table}" is not in release/tables.ts (known: ${tables.tables.map((t) => t.name).join(', ')})`, {
+      fix: 'pass one of the known logical names with --table',
+    });
+  }
+  const keyNames: KeyNames = { partitionKey: spec.partitionKey.name, ...(spec.sortKey ? { sortKey: spec.sortKey.name } : {}) };
+  const from = o.fromVersion ?? 1;
+  const to = o.toVersion ?? registry.latestVersion(o.table);
+  const chain = registry.chain(o.table, from, to, { keyNames });
+  const ledger = new Ledger({ tableName: o.ledger ?? ledgerTableName(appConfig.app) });
+  return { keyNames, chain, io, ledger };
+}
+
+/** With --json, the result is the last line on stdout; people read the IoHost's summary line. */
+function printResult(json: boolean | undefined, result: object): void {
+  if (json) process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+const program = new Command('data').description('copy, verify and redrive release data').showHelpAfterError();
+const io = defaultIoHost({ json: process.argv.includes('--json') });
+
+for (const [name, description] of [
+  ['copy', 'create (or resume) a copy job and work on it until every segment is done'],
+  ['worker', 'join an existing copy job and work on it until every segment is done'],
+] as const) {
+  common(program.command(name).description(description))
+    .addOption(new Option('--segments <n>', 'parallel scan segments (fixed when the job is created)').argParser(positiveInt))
+    .addOption(new Option('--concurrency <n>', 'segments this process works on at once').argParser(positiveInt).default(4))
+    .addOption(new Option('--write-concurrency <n>', 'BatchWriteItem calls in flight').argParser(positiveInt).default(16))
+    .addOption(new Option('--page-size <n>', 'scan page size in items').argParser(positiveInt))
+    .option('--resume', 'allow copying into a target that already holds items')
+    .action(async (o: CommonOptions & { segments?: number; concurrency: number; writeConcurrency: number; pageSize?: number; resume?: boolean }) => {
+      const { keyNames, chain, io, ledger } = setup(o);
+      const job = new CopyJob({
+        ioHost: io,
+        jobId: o.job,
+        sourceTable: o.source,
+        targetTable: o.target,
+        keyNames,
+        chain,
+        ledger,
+        totalSegments: o.segments,
+        concurrency: o.concurrency,
+        writeConcurrency: o.writeConcurrency,
+        pageSize: o.pageSize,
+        resume: o.resume || name === 'worker',
+      });
+      if (name === 'worker' && !(await ledgerHasJob(ledger, o.job))) {
+        throw userError('COPY_JOB_UNKNOWN', `no copy job "${o.job}" in ledger "${ledger.tableName}"`, { fix: 'start it with npm run copy first' });
+      }
+      const result = await job.run();
+      // Peak resident memory of this process, for the memory bound the benchmark checks.
+      const cpu = process.cpuUsage();
+      printResult(o.json, { ...result, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+      if (!result.complete) process.exitCode = 1;
+    });
+}
+
+common(program.command('verify').description('two-way, transform-aware diff of source and target; exit 1 on any difference'))
+  .addOption(new Option('--samples <n>', 'sample differences to show').argParser(positiveInt).default(10))
+  .action(async (o: CommonOptions & { samples: number }) => {
+    const { keyNames, chain, io, ledger } = setup(o);
+    const result = await verifyCopy({
+      ioHost: io,
+      sourceTable: o.source,
+      targetTable: o.target,
+      keyNames,
+      chain,
+      deadLetters: new DeadLetters(ledger, o.job),
+      sampleLimit: o.samples,
+    });
+    printResult(o.json, result);
+    if (result.differences > 0) process.exitCode = 1;
+  });
+
+common(program.command('redrive').description('retry every dead letter of a job from the current source item'))
+  .action(async (o: CommonOptions) => {
+    const { keyNames, chain, io, ledger } = setup(o);
+    const result = await redriveDeadLetters({ ioHost: io, jobId: o.job, ledger, sourceTable: o.source, targetTable: o.target, keyNames, chain });
+    printResult(o.json, result);
+    if (result.stillFailing > 0) process.exitCode = 1;
+  });
+
+async function ledgerHasJob(ledger: Ledger, jobId: string): Promise<boolean> {
+  return (await new SegmentTasks(ledger, jobId).getJob()) !== undefined;
+}
+
+runMain(io, async () => {
+  await program.parseAsync(process.argv);
+});

@@ -1,0 +1,81 @@
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * Items as plain JavaScript values (lib-dynamodb's native form): what migrations read and return.
+ * Numbers beyond Number.MAX_SAFE_INTEGER make unmarshalling throw, so precision is never lost
+ * silently: such an item becomes a dead letter.
+ */
+export type Item = Record<string, NativeAttributeValue>;
+
+/** The key attributes of an item (partition key, and sort key when the table has one). */
+export type Key = Record<string, NativeAttributeValue>;
+
+/** The key attribute names of a table. */
+export interface KeyNames {
+  readonly partitionKey: string;
+  /** @default - no sort key */
+  readonly sortKey?: string;
+}
+
+/**
+ * Attributes the engine adds to every item it writes to a target table. User migrations must not
+ * produce attributes starting with `_ss` (validated).
+ */
+export const META = {
+  /** The source item's key, as stable JSON: which source item produced this target item. */
+  source: '_ssSrc',
+  /** Content hash of a shared (many-to-one) target item: equal content from several sources. */
+  contentHash: '_ssHash',
+  /** Who wrote the item: 'copy', 'sync', 'reverse' (echo suppression for reverse sync). */
+  origin: '_ssOrigin',
+  /**
+   * The write token of the stream sync's last write of the item, `<origin>:<sequenceNumber>` of the
+   * record it applied (lib/data/stream/echo.ts). A stream record whose new image carries a new token
+   * of the other direction is an echo of that direction's write. A user's UpdateItem leaves it as it
+   * was and a user's PutItem drops it, so user writes are never mistaken for echoes.
+   */
+  write: '_ssWrite',
+  /**
+   * Set to the sync's write token just before the sync deletes the item (a conditional update, then
+   * a delete conditional on it), so the REMOVE record's old image says who deleted it
+   * (lib/data/stream/echo.ts). Never present on an item the sync means to keep.
+   */
+  deleting: '_ssDeleting',
+} as const;
+
+export const META_PREFIX = '_ss';
+
+export function keyOf(item: Item, names: KeyNames): Key {
+  const key: Key = { [names.partitionKey]: item[names.partitionKey] };
+  if (names.sortKey) key[names.sortKey] = item[names.sortKey];
+  return key;
+}
+
+/** Deterministic JSON (sorted object keys; sets as sorted arrays): equal items give equal strings. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(normalize(value));
+}
+
+function normalize(value: unknown): unknown {
+  if (value instanceof Set) return { $set: [...value].map(normalize).sort((a, b) => (stableJson(a) < stableJson(b) ? -1 : 1)) };
+  if (value instanceof Uint8Array) return { $b: Buffer.from(value).toString('base64') };
+  if (Array.isArray(value)) return value.map(normalize);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) out[k] = normalize((value as Record<string, unknown>)[k]);
+    return out;
+  }
+  return value;
+}
+
+/** The key of an item as a stable string, for maps and dead-letter ids. */
+export function keyString(item: Item, names: KeyNames): string {
+  return stableJson(keyOf(item, names));
+}
+
+/** An item without the engine's meta attributes: what user code and comparisons see. */
+export function withoutMeta(item: Item): Item {
+  const out: Item = {};
+  for (const [k, v] of Object.entries(item)) if (!k.startsWith(META_PREFIX)) out[k] = v;
+  return out;
+}

@@ -1,0 +1,4 @@
+export * from './ledger';
+export * from './segment-tasks';
+export * from './dead-letters';
+export { isLeaseLost, LEASE_LOST } from './lease-lost';
