@@ -4,6 +4,7 @@
  *   npm run copy -- --job <id> --table products --source <t> --target <t>     create (or resume) and work on a copy
  *   npm run worker -- --job <id> --table products --source <t> --target <t>   join a copy job from another process
  *   npm run verify -- --job <id> --table products --source <t> --target <t>   two-way diff; exit 1 on any difference
+ *   npm run sync -- --job <id> ...                                            follow the source's stream into the target (after the copy)
  *   npm run redrive -- --job <id> --table products --source <t> --target <t>  retry dead letters from the current source
  *
  * Options shared by all: --from-version/--to-version (default 1 → latest registered migration),
@@ -14,6 +15,7 @@ import { userError } from '../lib/errors';
 import { defaultIoHost } from '../lib/io';
 import { CopyJob } from '../lib/data/copy/copy-job';
 import { redriveDeadLetters } from '../lib/data/redrive';
+import { TableSync } from '../lib/data/stream/table-sync';
 import { verifyCopy } from '../lib/data/verify/verify-copy';
 import { DeadLetters, Ledger, SegmentTasks } from '../lib/ledger';
 import type { KeyNames } from '../lib/data/item';
@@ -127,6 +129,26 @@ common(program.command('verify').description('two-way, transform-aware diff of s
     });
     printResult(o.json, result);
     if (result.differences > 0) process.exitCode = 1;
+  });
+
+common(program.command('sync').description('follow the source table\'s stream into the target, through the migrations'))
+  .option('--until-caught-up', 'stop once every shard is caught up (default: run until interrupted)')
+  .option('--sync-id <id>', 'names the shard checkpoints (default: <job>#forward)')
+  .action(async (o: CommonOptions & { untilCaughtUp?: boolean; syncId?: string }) => {
+    const { keyNames, chain, ledger } = setup(o);
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    const result = await new TableSync({
+      ioHost: io,
+      syncId: o.syncId ?? `${o.job}#forward`,
+      ledger,
+      sourceTable: o.source,
+      targetTable: o.target,
+      keyNames,
+      chain,
+      copyJobId: o.job,
+    }).run({ signal: stop.signal, stopWhenCaughtUp: o.untilCaughtUp });
+    printResult(o.json, result);
   });
 
 common(program.command('redrive').description('retry every dead letter of a job from the current source item'))

@@ -83,6 +83,7 @@ export const DATA_IO = {
   STREAM_I5007: info<StreamRunResultData>('STREAM_I5007', 'a stream reader stopped'),
   // stream apply (lib/data/stream/change-applier.ts); 51xx leaves 50xx to the stream reader
   SYNC_D5100: debug<SyncBatchData>('SYNC_D5100', 'a batch of stream records was applied to the target table'),
+  SYNC_I5102: info<{ syncId: string; recordsApplied: number; puts: number; deletes: number; deadLetters: number; echoesSkipped: number; lagMs: number; stoppedBy: string }>('SYNC_I5102', 'a sync run stopped (caught up, aborted, or stream disabled)'),
   SYNC_W5101: warn<{ sourceKey: string; sequenceNumber: string; code: string; error: string }>('SYNC_W5101', 'a stream record became a dead letter'),
 } as const;
 

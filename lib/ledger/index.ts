@@ -2,3 +2,4 @@ export * from './ledger';
 export * from './segment-tasks';
 export * from './dead-letters';
 export { isLeaseLost, LEASE_LOST } from './lease-lost';
+export * from './shard-checkpoints';

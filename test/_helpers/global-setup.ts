@@ -1,15 +1,31 @@
 /**
- * vitest globalSetup: one moto and one DynamoDB Local for the whole run, on 127.0.0.1.
- * A set already running (from `npm run local:up`) is reused and left running; whatever this run
- * started is stopped at the end. Test files get the endpoints through test/_helpers/local-env.ts.
+ * vitest globalSetup: a moto and a DynamoDB Local of this test run's own, on 127.0.0.1, in a state
+ * directory of their own (never the set `npm run local:up` keeps for development, nor another
+ * run's). DynamoDB Local slows down as stream records pile up in it (see README), so every run
+ * starts clean. Test files get the endpoints through test/_helpers/local-env.ts.
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
 import { defaultIoHost } from '../../lib/io';
-import { startLocalAws, stopLocalAws } from '../../lib/local';
+import { defaultStateDir, startLocalAws, stopLocalAws } from '../../lib/local';
 
-export default async function setup(): Promise<() => Promise<void>> {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    localStateDir: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const ioHost = defaultIoHost({ level: 'warn' });
-  const { started } = await startLocalAws({ ioHost });
+  const root = defaultStateDir();
+  mkdirSync(root, { recursive: true });
+  const stateDir = mkdtempSync(join(root, 'test-run-'));
+  await startLocalAws({ ioHost, stateDir });
+  project.provide('localStateDir', stateDir);
+  process.env.STACKSHIFT_LOCAL_STATE_DIR = stateDir;
   return async () => {
-    if (started.length > 0) await stopLocalAws({ ioHost, services: started });
+    await stopLocalAws({ ioHost, stateDir });
+    rmSync(stateDir, { recursive: true, force: true });
   };
 }

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { CreateBucketCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { readLocalAwsState } from '../../lib/local';
 
 const RUN = `${Date.now().toString(36)}-${process.pid}`;
@@ -101,7 +101,7 @@ describe('DynamoDB Local through AWS_ENDPOINT_URL_DYNAMODB(_STREAMS)', () => {
 describe('the shared emulators', () => {
   it('listen on 127.0.0.1 only', () => {
     // GIVEN the recorded ports
-    const state = readLocalAwsState()!;
+    const state = readLocalAwsState(inject('localStateDir'))!;
     const ports = [state.moto!.port, state.dynamodb!.port];
 
     // WHEN the kernel's listening TCP sockets on those ports are listed

@@ -153,7 +153,9 @@ export class CopyJob {
       totalSegments: props.totalSegments ?? existing?.totalSegments ?? defaultTotalSegments(source.approximateSizeBytes),
       sourceTable: props.sourceTable,
       targetTable: props.targetTable,
-      meta: { targetHadItems: foreignItems },
+      // T0: the stream every change from now on lands in. The sync that follows this copy checks
+      // it is still the same stream (a stream turned off and on again lost the changes in between).
+      meta: { targetHadItems: foreignItems, ...(source.streamArn ? { streamArn: source.streamArn, streamCapturedAt: new Date().toISOString() } : {}) },
     });
     this.totalSegments = job.totalSegments;
     this.trustPartitionLocal = job.meta.targetHadItems !== true;

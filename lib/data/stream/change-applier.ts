@@ -1,0 +1,308 @@
+/**
+ * Applies DynamoDB Streams records of a source table to a target table through the migrations
+ * (DESIGN.md, Data, points 3-8): the forward sync (origin 'sync', an `up` chain from the live
+ * release's table to the new release's) and the reverse sync after a promote (origin 'reverse', a
+ * `down` chain back). The stream reader hands it batches and checkpoints a shard only after
+ * `applyBatch` resolved; a rejection means "nothing of this batch is known to be applied", and the
+ * batch is delivered again.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { messageOf } from '../../errors';
+import { DATA_IO, type IoHost } from '../../io';
+import type { DeadLetters } from '../../ledger/dead-letters';
+import { keyString, type Item, type KeyNames } from '../item';
+import { itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
+import type { MigrationChain } from '../migrations/chain';
+import { isMigrationItemError } from '../migrations/chain';
+import { createMigrationContext } from '../migrations/context';
+import type { MigrationContext } from '../migrations/migration';
+import { BatchWriter } from '../write/batch-writer';
+import { SharedItemWriter } from '../write/shared-writer';
+import { ChangeTargets, migrateItem, type WriteScope } from './change-targets';
+import { runsByKey, type ChangeRecord, type KeyRun } from './change-record';
+import { isEcho, writeToken, type SyncOrigin } from './echo';
+
+export type { ChangeRecord } from './change-record';
+
+/** A migrated output of a new image is over DynamoDB's 400 KB once stamped. */
+export const ITEM_TOO_LARGE = 'ITEM_TOO_LARGE';
+/** A shared target would get different content from its sources and no merge is declared. */
+export const SHARED_CONFLICT = 'SHARED_CONFLICT';
+/** The old image of a REMOVE could not be migrated: its targets are unknown (see `applyRemove`). */
+export const REMOVE_UNRESOLVED = 'REMOVE_UNRESOLVED';
+/** An INSERT or MODIFY without a new image: the stream is not NEW_AND_OLD_IMAGES. */
+export const IMAGE_MISSING = 'IMAGE_MISSING';
+
+/** Room for the meta attributes a stamp adds (source key, origin, write token, hash, delete stamp). */
+const META_BYTES = 256;
+
+export interface ChangeApplierProps {
+  readonly ioHost: IoHost;
+  /** Client for both tables (native items; `removeUndefinedValues` recommended). */
+  readonly client: DynamoDBDocumentClient;
+  /** The table whose stream the records come from (read for the remaining sources of shared items). */
+  readonly sourceTable: string;
+  readonly targetTable: string;
+  /** Key attribute names of both tables. */
+  readonly keyNames: KeyNames;
+  /** Migrations from the source's data version to the target's (`down` for the reverse sync). */
+  readonly chain: MigrationChain;
+  readonly deadLetters: DeadLetters;
+  /** The direction: stamped on every write, and which echoes to skip (echo.ts). */
+  readonly origin: SyncOrigin;
+  /** Source keys applied at once (each key's records stay in order). @default 32 */
+  readonly concurrency?: number;
+  /** Optimistic attempts to settle one shared target item. @default 5 */
+  readonly mergeAttempts?: number;
+  /** For the lag. @default Date.now */
+  readonly clock?: () => number;
+  /** @default - a BatchWriter on `client` */
+  readonly batchWriter?: BatchWriter;
+  /** @default - a SharedItemWriter on `client` writing each item with its own conditional PutItem */
+  readonly sharedWriter?: SharedItemWriter;
+}
+
+export interface ApplyBatchResult {
+  /** Records applied (echoes and dead letters not counted). */
+  readonly applied: number;
+  /** Target items put. */
+  readonly puts: number;
+  /** Target items deleted. */
+  readonly deletes: number;
+  /** Records that became dead letters. */
+  readonly deadLetters: number;
+  /** Records skipped as echoes of the other direction's writes. */
+  readonly echoesSkipped: number;
+  /** Now minus the newest record's approximate creation time; 0 for an empty batch. */
+  readonly lagMs: number;
+}
+
+interface Counts {
+  applied: number;
+  puts: number;
+  deletes: number;
+  deadLetters: number;
+  echoesSkipped: number;
+}
+
+/**
+ * Applies stream records to the target, each through the migration chain:
+ *   - the targets of the NEW image are written (unique: plain put; shared: the copy's rule);
+ *   - targets of the OLD image the new image no longer produces are stale and deleted (shared:
+ *     only when no remaining source produces them);
+ *   - a record that cannot be applied is a dead letter (with its sequence number), never a crash
+ *     and never a silent skip;
+ *   - records that are echoes of the other direction's writes are skipped.
+ * Every write carries META.source, META.origin and the write token META.write.
+ */
+export class ChangeApplier {
+  private readonly props: ChangeApplierProps;
+  private readonly concurrency: number;
+  private readonly clock: () => number;
+  private readonly ctx: MigrationContext;
+  private readonly targets: ChangeTargets;
+
+  public constructor(props: ChangeApplierProps) {
+    this.props = props;
+    this.concurrency = props.concurrency ?? 32;
+    this.clock = props.clock ?? Date.now;
+    // Consistent reads: a migration or a remaining-source lookup must see the source as it is now.
+    this.ctx = createMigrationContext({ client: props.client, tableName: props.sourceTable, keyNames: props.keyNames, consistentRead: true });
+    this.targets = new ChangeTargets({
+      client: props.client,
+      targetTable: props.targetTable,
+      keyNames: props.keyNames,
+      chain: props.chain,
+      sourceContext: this.ctx,
+      origin: props.origin,
+      batchWriter: props.batchWriter ?? new BatchWriter({ client: props.client, concurrency: 16 }),
+      // One item per record, typically: a conditional PutItem costs half a one-item transaction.
+      sharedWriter: props.sharedWriter ?? new SharedItemWriter({ client: props.client, groupSize: 1, concurrency: 16 }),
+      mergeAttempts: props.mergeAttempts ?? 5,
+    });
+  }
+
+  /**
+   * Applies a batch. Resolves once every record is applied, dead-lettered or skipped; rejects on
+   * a platform failure (a write or read that kept failing), after the records in flight settled.
+   * Applying a batch again, whole or in part, gives the same target state.
+   */
+  public async applyBatch(records: readonly ChangeRecord[]): Promise<ApplyBatchResult> {
+    const counts: Counts = { applied: 0, puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0 };
+
+    // RULE 1 (order), enforced here: one run per source key; a run's records are applied one after
+    // the other in the given (stream) order, runs in parallel up to `concurrency`. Different keys
+    // commute (their unique targets differ; shared targets are written conditionally). Every
+    // record carries full images, so applying it again (a re-delivery from the last checkpoint
+    // after a crash) writes the same items: the apply is idempotent.
+    const runs = runsByKey(records, this.props.keyNames);
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (!failure && next < runs.length) {
+        const run = runs[next++];
+        try {
+          for (const record of run.records) await this.applyRecord(run, record, counts);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, runs.length) }, worker));
+    if (failure) throw failure.error;
+
+    let newest = -Infinity;
+    for (const r of records) newest = Math.max(newest, r.approximateCreationMs);
+    const result: ApplyBatchResult = { ...counts, lagMs: records.length === 0 ? 0 : Math.max(0, this.clock() - newest) };
+    DATA_IO.SYNC_D5100.emit(
+      this.props.ioHost,
+      `${this.props.origin}: ${records.length} records to ${this.props.targetTable}: ${result.applied} applied, ${result.deadLetters} dead letters, ${result.echoesSkipped} echoes skipped, lag ${result.lagMs} ms`,
+      { origin: this.props.origin, records: records.length, ...result },
+    );
+    return result;
+  }
+
+  private async applyRecord(run: KeyRun, record: ChangeRecord, counts: Counts): Promise<void> {
+    // RULE 6 (echoes), enforced here: a record of the other direction's own write is not applied
+    // back (it would bounce between the tables); see echo.ts for why a per-write token.
+    if (isEcho(record, this.props.origin)) {
+      counts.echoesSkipped++;
+      return;
+    }
+    const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber) };
+    if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, counts);
+    else await this.applyUpsert(run, record, scope, counts);
+  }
+
+  /** INSERT / MODIFY: write the new image's targets, then delete the old image's stale ones. */
+  private async applyUpsert(run: KeyRun, record: ChangeRecord, scope: WriteScope, counts: Counts): Promise<void> {
+    const image = record.newImage;
+    if (!image) {
+      await this.deadLetter(run, record, IMAGE_MISSING, `${record.eventName} record has no new image: the source table's stream must be NEW_AND_OLD_IMAGES`, record.oldImage, counts);
+      return;
+    }
+
+    // RULE 5 (dead letters), enforced here: an image that does not migrate, fails a schema or
+    // yields an item over 400 KB writes nothing, deletes nothing, and is recorded with its
+    // sequence number; re-drive re-reads the current source item.
+    let outputs: Item[];
+    try {
+      outputs = await migrateItem(this.props.chain, image, this.ctx);
+    } catch (err) {
+      await this.deadLetter(run, record, isMigrationItemError(err) ? err.code : 'MIGRATION_THREW', messageOf(err), image, counts);
+      return;
+    }
+    const shared: Item[] = [];
+    const unique: Item[] = [];
+    for (const out of outputs) {
+      const item = this.targets.stamp(out, scope.ownKey, scope.token);
+      const size = itemSizeBytes(item) + META_BYTES;
+      if (size > MAX_ITEM_BYTES) {
+        await this.deadLetter(run, record, ITEM_TOO_LARGE, `migrated item is ${size} bytes, over DynamoDB's 400 KB`, image, counts);
+        return;
+      }
+      (this.props.chain.isShared(out) ? shared : unique).push(item);
+    }
+
+    // RULE 2 (new targets), enforced in ChangeTargets.writeShared: shared items first, so a
+    // refused one keeps the whole record out (none of its unique items written either, as in the
+    // copy). With several shared outputs (rare), those written before the refusal stay written.
+    let puts = 0;
+    for (const item of shared) {
+      const r = await this.targets.writeShared(item, scope);
+      if (!r.ok) {
+        counts.puts += puts;
+        await this.deadLetter(run, record, SHARED_CONFLICT, r.error, image, counts);
+        return;
+      }
+      puts += r.puts;
+    }
+    puts += await this.targets.putUnique(unique);
+    counts.puts += puts;
+
+    // RULE 3 (stale targets), enforced here: the old image's targets that the new image does not
+    // produce (a key-changing migration, or an output the new image drops). An old image that
+    // does not migrate contributes none: it failed the same way when it was applied, became a
+    // dead letter, and none of its outputs were written (migrations are deterministic).
+    if (record.oldImage) {
+      let old: Item[];
+      try {
+        old = await migrateItem(this.props.chain, record.oldImage, this.ctx);
+      } catch {
+        old = [];
+      }
+      const fresh = new Set(outputs.map((o) => keyString(o, this.props.keyNames)));
+      const stale = old.filter((o) => !fresh.has(keyString(o, this.props.keyNames)));
+      if (!(await this.dropAll(run, record, stale, scope, counts, image))) return;
+    }
+    counts.applied++;
+  }
+
+  /**
+   * REMOVE: every target of the old image goes (shared ones only when no remaining source produces
+   * them). An old image the migration drops (no outputs) had no targets: a no-op.
+   *
+   * An old image that does not migrate leaves its targets unknown. Finding them by META.source
+   * would need a Query on a non-key attribute, which DynamoDB cannot do without a Scan (or an
+   * index on the target table that the app's schema does not have): so nothing is deleted and
+   * the record becomes a REMOVE_UNRESOLVED dead letter with the old image. Usually nothing is
+   * left behind (that image failed when it was applied too, so none of its outputs were
+   * written); verify's reverse pass reports any target item whose source is gone.
+   */
+  private async applyRemove(run: KeyRun, record: ChangeRecord, scope: WriteScope, counts: Counts): Promise<void> {
+    const image = record.oldImage;
+    if (!image) {
+      await this.deadLetter(run, record, REMOVE_UNRESOLVED, 'REMOVE record has no old image: the source table\'s stream must be NEW_AND_OLD_IMAGES', undefined, counts);
+      return;
+    }
+    let old: Item[];
+    try {
+      old = await migrateItem(this.props.chain, image, this.ctx);
+    } catch (err) {
+      await this.deadLetter(run, record, REMOVE_UNRESOLVED, `the old image could not be migrated, so its target items are unknown and were not deleted: ${messageOf(err)}`, image, counts);
+      return;
+    }
+    if (await this.dropAll(run, record, old, scope, counts, image)) counts.applied++;
+  }
+
+  /**
+   * Deletes targets `scope`'s source no longer produces: unique ones first, then shared ones
+   * (RULE 3/4 for shared items: ChangeTargets.dropShared). False when a shared one was refused (a
+   * dead letter is recorded).
+   */
+  private async dropAll(run: KeyRun, record: ChangeRecord, outputs: readonly Item[], scope: WriteScope, counts: Counts, image: Item): Promise<boolean> {
+    const shared = outputs.filter((o) => this.props.chain.isShared(o));
+    const unique = outputs.filter((o) => !this.props.chain.isShared(o));
+    const deleted = await Promise.all(unique.map((o) => this.targets.dropUnique(o, scope)));
+    counts.deletes += deleted.filter(Boolean).length;
+    for (const o of shared) {
+      const r = await this.targets.dropShared(o, scope);
+      if (!r.ok) {
+        await this.deadLetter(run, record, SHARED_CONFLICT, r.error, image, counts);
+        return false;
+      }
+      counts.puts += r.puts;
+      counts.deletes += r.deletes;
+    }
+    return true;
+  }
+
+  private async deadLetter(run: KeyRun, record: ChangeRecord, code: string, error: string, image: Item | undefined, counts: Counts): Promise<void> {
+    await this.props.deadLetters.put({
+      sourceKey: run.key,
+      keyString: run.keyString,
+      error,
+      errorCode: code,
+      image,
+      sequenceNumber: record.sequenceNumber,
+      phase: 'sync',
+    });
+    counts.deadLetters++;
+    DATA_IO.SYNC_W5101.emit(this.props.ioHost, `${this.props.origin}: record ${record.sequenceNumber} of ${run.keyString} became a dead letter: ${error}`, {
+      sourceKey: run.keyString,
+      sequenceNumber: record.sequenceNumber,
+      code,
+      error,
+    });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Echo suppression between the forward sync (old release → new release, origin 'sync') and the
+ * reverse sync (new → old after a promote, origin 'reverse'), which run at the same time around a
+ * DNS flip (DESIGN.md, Data, point 8). Each reads the stream of the table the other writes to, so
+ * without a marker every write would bounce back and be applied again (and a delete could be
+ * undone by the echo of the stamp that preceded it).
+ *
+ * The marker is a per-write token, `<origin>:<sequenceNumber>` of the record being applied:
+ *   - every put the sync makes carries it in META.write;
+ *   - before a delete, the sync stamps the item with it in META.deleting (a conditional update, only
+ *     if the item still exists), then deletes it on condition that the stamp is still there, so the
+ *     REMOVE record's old image says who deleted it.
+ *
+ * Why a token per write and not just an origin marker: a user's UpdateItem on an item the sync
+ * wrote keeps every attribute it does not set, the origin marker included, so an origin marker
+ * alone would make that user write look like an echo and it would be lost. With a token, a write
+ * of the other direction is recognised by its token being NEW (different from the old image's):
+ * a user's UpdateItem leaves the token unchanged, and a user's PutItem drops it.
+ */
+import { META, type Item } from '../item';
+
+/** The direction a sync applier writes in: forward ('sync') or back to the previous release ('reverse'). */
+export type SyncOrigin = 'sync' | 'reverse';
+
+/** The minimal shape of a stream record `isEcho` looks at. */
+export interface EchoCandidate {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly newImage?: Item;
+  readonly oldImage?: Item;
+}
+
+/** The token a write made while applying the record `sequenceNumber` carries: `<origin>:<sequenceNumber>`. */
+export function writeToken(origin: SyncOrigin, sequenceNumber: string): string {
+  return `${origin}:${sequenceNumber}`;
+}
+
+/** The other direction's origin. */
+export function otherOrigin(origin: SyncOrigin): SyncOrigin {
+  return origin === 'sync' ? 'reverse' : 'sync';
+}
+
+/**
+ * True when `record` is the echo of a write that the OTHER direction's applier made (so an applier
+ * with origin `ownOrigin` must skip it):
+ *   - INSERT / MODIFY: the new image carries a token of the other direction in META.write that
+ *     differs from the old image's (the other side put the item), or likewise in META.deleting
+ *     (the other side stamped the item before deleting it: applying that stamp's MODIFY would
+ *     write back an item whose deletion is on its way);
+ *   - REMOVE: the old image carries a token of the other direction in META.deleting (only the
+ *     sync sets it, right before its own conditional delete).
+ * Records of our own direction's writes cannot reach us (we do not read the table we write).
+ */
+export function isEcho(record: EchoCandidate, ownOrigin: SyncOrigin): boolean {
+  const prefix = `${otherOrigin(ownOrigin)}:`;
+  if (record.eventName === 'REMOVE') return hasPrefix(record.oldImage?.[META.deleting], prefix);
+  const fresh = (attribute: string): boolean => {
+    const token = record.newImage?.[attribute];
+    return hasPrefix(token, prefix) && token !== record.oldImage?.[attribute];
+  };
+  return fresh(META.write) || fresh(META.deleting);
+}
+
+function hasPrefix(value: unknown, prefix: string): boolean {
+  return typeof value === 'string' && value.startsWith(prefix);
+}

@@ -1,0 +1,142 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { userError } from '../../errors';
+import { DATA_IO, type IoHost } from '../../io';
+import { DeadLetters, SegmentTasks, ShardCheckpoints, type Ledger } from '../../ledger';
+import type { KeyNames } from '../item';
+import type { MigrationChain } from '../migrations/chain';
+import { ChangeApplier, type ApplyBatchResult } from './change-applier';
+import type { SyncOrigin } from './echo';
+import { captureStreamPositions } from './stream-positions';
+import { StreamReader, type StreamLag, type StreamRunResult } from './stream-reader';
+import type { StreamRecord } from './stream-records';
+
+export interface TableSyncProps {
+  readonly ioHost: IoHost;
+  /** Names the sync's shard checkpoints in the ledger, e.g. `<release id>#<table>#forward`. */
+  readonly syncId: string;
+  readonly ledger: Ledger;
+  readonly sourceTable: string;
+  readonly targetTable: string;
+  readonly keyNames: KeyNames;
+  readonly chain: MigrationChain;
+  /** 'sync' (forward, production → release) or 'reverse'. @default 'sync' */
+  readonly origin?: SyncOrigin;
+  /**
+   * The copy job this sync follows. When given, the sync refuses to start before every segment of
+   * the copy is COMPLETED, reads the stream recorded at the copy's T0, and its dead letters go with
+   * the copy's. @default - no copy: the sync starts on the source's current stream
+   */
+  readonly copyJobId?: string;
+  /** @default - a client from the environment's configuration */
+  readonly dynamodb?: DynamoDBClient;
+  /** @default - a client from the environment's configuration */
+  readonly streams?: DynamoDBStreamsClient;
+  /** Called after each applied batch (benchmarks measure lag here). @default - none */
+  readonly onBatch?: (records: readonly StreamRecord[], result: ApplyBatchResult) => void;
+  /** Wait after an empty read, per shard. @default 250 */
+  readonly pollIntervalMs?: number;
+}
+
+export interface TableSyncResult extends StreamRunResult {
+  readonly puts: number;
+  readonly deletes: number;
+  readonly deadLetters: number;
+  readonly echoesSkipped: number;
+  readonly lag: StreamLag;
+}
+
+/**
+ * Keeps a target table following its source's stream through the migrations: the stream reader
+ * (shards in lineage order, checkpoints, renewals) feeding the change applier (per-key order,
+ * stale and shared targets, dead letters, echo suppression).
+ *
+ * "The stream wins" is enforced here, by ordering: a sync that follows a copy starts only once every
+ * segment of that copy is COMPLETED, and replays the stream from its trim horizon. Every change
+ * since T0 is therefore applied after every copy write, in order, with full images.
+ */
+export class TableSync {
+  private reader?: StreamReader;
+  private readonly totals = { puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0 };
+
+  public constructor(private readonly props: TableSyncProps) {}
+
+  public async run(options: { readonly signal?: AbortSignal; readonly stopWhenCaughtUp?: boolean } = {}): Promise<TableSyncResult> {
+    const { props } = this;
+    const dynamodb = props.dynamodb ?? new DynamoDBClient({});
+    const streams = props.streams ?? new DynamoDBStreamsClient({});
+    const streamArn = await this.streamArn(dynamodb, streams);
+    const deadLetters = new DeadLetters(props.ledger, props.copyJobId ?? props.syncId);
+    const applier = new ChangeApplier({
+      ioHost: props.ioHost,
+      client: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+      sourceTable: props.sourceTable,
+      targetTable: props.targetTable,
+      keyNames: props.keyNames,
+      chain: props.chain,
+      deadLetters,
+      origin: props.origin ?? 'sync',
+    });
+    const reader = new StreamReader({
+      ioHost: props.ioHost,
+      streamArn,
+      checkpoints: new ShardCheckpoints(props.ledger, props.syncId),
+      client: streams,
+      pollIntervalMs: props.pollIntervalMs,
+    });
+    this.reader = reader;
+    const result = await reader.run(
+      async (batch) => {
+        const r = await applier.applyBatch(batch.records);
+        this.totals.puts += r.puts;
+        this.totals.deletes += r.deletes;
+        this.totals.deadLetters += r.deadLetters;
+        this.totals.echoesSkipped += r.echoesSkipped;
+        props.onBatch?.(batch.records, r);
+      },
+      options,
+    );
+    const lag = reader.lag();
+    const out: TableSyncResult = { ...result, ...this.totals, lag };
+    DATA_IO.SYNC_I5102.emit(
+      props.ioHost,
+      `sync ${props.syncId}: ${result.recordsApplied} records (${this.totals.puts} puts, ${this.totals.deletes} deletes, ${this.totals.deadLetters} dead letters, ${this.totals.echoesSkipped} echoes skipped), lag ${lag.maxMs} ms, stopped: ${result.stoppedBy}`,
+      { syncId: props.syncId, recordsApplied: result.recordsApplied, ...this.totals, lagMs: lag.maxMs, stoppedBy: result.stoppedBy },
+    );
+    return out;
+  }
+
+  /** Current lag per shard (0 when caught up); undefined before `run`. */
+  public lag(): StreamLag | undefined {
+    return this.reader?.lag();
+  }
+
+  private async streamArn(dynamodb: DynamoDBClient, streams: DynamoDBStreamsClient): Promise<string> {
+    const { props } = this;
+    const current = await captureStreamPositions(streams, props.sourceTable, { dynamodb });
+    if (!props.copyJobId) return current.streamArn;
+    const tasks = new SegmentTasks(props.ledger, props.copyJobId);
+    const job = await tasks.getJob();
+    if (!job) {
+      throw userError('SYNC_COPY_UNKNOWN', `copy job "${props.copyJobId}" does not exist`, { fix: 'run the copy first (npm run copy)' });
+    }
+    const summary = await tasks.summary();
+    if (summary.byStatus.COMPLETED !== summary.segments) {
+      throw userError(
+        'SYNC_COPY_INCOMPLETE',
+        `copy job "${props.copyJobId}" is not complete (${summary.byStatus.COMPLETED}/${summary.segments} segments COMPLETED, ${summary.byStatus.DEAD} DEAD)`,
+        { fix: 'finish the copy first (npm run copy resumes it); a sync started earlier could be overwritten by late copy writes' },
+      );
+    }
+    const recorded = job.meta.streamArn as string | undefined;
+    if (recorded && recorded !== current.streamArn) {
+      throw userError(
+        'SYNC_STREAM_CHANGED',
+        `the stream of "${props.sourceTable}" changed since the copy started (${recorded} → ${current.streamArn}): changes in between are lost`,
+        { fix: 'start the copy again into an empty target' },
+      );
+    }
+    return current.streamArn;
+  }
+}
