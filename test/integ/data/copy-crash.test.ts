@@ -2,35 +2,23 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
-import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { BatchWriter } from '../../../lib/data/write/batch-writer';
 import { RecordingIoHost } from '../../../lib/io';
-import { createLedgerClient, createLedgerTable, DeadLetters, Ledger, SegmentTasks } from '../../../lib/ledger';
-import { generateV1Products } from '../../../examples/catalog/data';
-import { registry } from '../../../release/migrations';
+import { type Ledger, SegmentTasks } from '../../../lib/ledger';
+import { freshPair as freshSourcePair, upChain, useLedger, verifyPair, type TablePair } from '../../_helpers/data-pair';
 import { injectBatchWriteFaults } from '../../data/write/fault-injection';
-import { createTable, documentClient, PRODUCT_KEYS, putAll, uniqueName } from '../../_helpers/tables';
+import { documentClient, PRODUCT_KEYS } from '../../_helpers/tables';
 
-const chain = registry.chain('products', 1, 2, { keyNames: PRODUCT_KEYS });
-const ledgerName = uniqueName('ledger');
+const chain = upChain;
+const ledgerTable = useLedger();
+const ledgerName = ledgerTable.name;
 let ledger: Ledger;
-
-beforeAll(async () => {
-  await createLedgerTable(createLedgerClient(), ledgerName);
-  ledger = new Ledger({ tableName: ledgerName });
+beforeAll(() => {
+  ledger = ledgerTable.ledger();
 });
+const freshPair = (products: number) => freshSourcePair(products);
 
-async function freshPair(products: number) {
-  const source = uniqueName('src');
-  const target = uniqueName('dst');
-  await createTable(source, PRODUCT_KEYS); // no stream: these tests copy only (stream records slow DynamoDB Local down)
-  await createTable(target, PRODUCT_KEYS);
-  await putAll(source, generateV1Products({ products }));
-  return { source, target, jobId: uniqueName('job') };
-}
-
-const verify = (io: RecordingIoHost, p: { source: string; target: string; jobId: string }) =>
-  verifyCopy({ ioHost: io, sourceTable: p.source, targetTable: p.target, keyNames: PRODUCT_KEYS, chain, deadLetters: new DeadLetters(ledger, p.jobId) });
+const verify = (io: RecordingIoHost, p: TablePair) => verifyPair(io, ledger, p);
 
 /** `npm run copy` as a real child process, in its own process group so kill -9 reaches every process of it. */
 function copyProcess(p: { source: string; target: string; jobId: string }, segments: number, pageSize: number) {

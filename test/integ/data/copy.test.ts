@@ -1,41 +1,23 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
 import { META } from '../../../lib/data/item';
 import { redriveDeadLetters } from '../../../lib/data/redrive';
-import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { DATA_IO, RecordingIoHost } from '../../../lib/io';
-import { createLedgerClient, createLedgerTable, DeadLetters, Ledger, SegmentTasks } from '../../../lib/ledger';
+import { DeadLetters, SegmentTasks } from '../../../lib/ledger';
 import { conflictingProduct, generateV1Products, productId } from '../../../examples/catalog/data';
 import { registry } from '../../../release/migrations';
+import { freshPair, upChain, useLedger, verifyPair, type TablePair } from '../../_helpers/data-pair';
 import { createTable, documentClient, PRODUCT_KEYS, putAll, scanAll, uniqueName } from '../../_helpers/tables';
 
-const chain = registry.chain('products', 1, 2, { keyNames: PRODUCT_KEYS });
-const ledgerName = uniqueName('ledger');
-let ledger: Ledger;
+const { ledger: getLedger } = useLedger();
+const chain = upChain;
 
-beforeAll(async () => {
-  await createLedgerTable(createLedgerClient(), ledgerName);
-  ledger = new Ledger({ tableName: ledgerName });
-});
-
-async function freshPair(products: number, extra: Array<Record<string, unknown>> = []) {
-  const source = uniqueName('src');
-  const target = uniqueName('dst');
-  await createTable(source, PRODUCT_KEYS); // no stream: these tests copy only (stream records slow DynamoDB Local down)
-  await createTable(target, PRODUCT_KEYS);
-  await putAll(source, generateV1Products({ products }));
-  if (extra.length) await putAll(source, extra);
-  return { source, target, jobId: uniqueName('job') };
+function copyJob(io: RecordingIoHost, p: TablePair, extra: Partial<ConstructorParameters<typeof CopyJob>[0]> = {}) {
+  return new CopyJob({ ioHost: io, jobId: p.jobId, sourceTable: p.source, targetTable: p.target, keyNames: PRODUCT_KEYS, chain, ledger: getLedger(), totalSegments: 8, progressIntervalMs: 200, ...extra });
 }
 
-function copyJob(io: RecordingIoHost, p: { source: string; target: string; jobId: string }, extra: Partial<ConstructorParameters<typeof CopyJob>[0]> = {}) {
-  return new CopyJob({ ioHost: io, jobId: p.jobId, sourceTable: p.source, targetTable: p.target, keyNames: PRODUCT_KEYS, chain, ledger, totalSegments: 8, progressIntervalMs: 200, ...extra });
-}
-
-function verify(io: RecordingIoHost, p: { source: string; target: string; jobId: string }) {
-  return verifyCopy({ ioHost: io, sourceTable: p.source, targetTable: p.target, keyNames: PRODUCT_KEYS, chain, deadLetters: new DeadLetters(ledger, p.jobId) });
-}
+const verify = (io: RecordingIoHost, p: TablePair) => verifyPair(io, getLedger(), p);
 
 describe('bulk copy with the channel migration (key-changing, many-to-one)', () => {
   it('copies every product into one product item and one listing per channel, and verify finds 0 differences', async () => {
@@ -78,7 +60,7 @@ describe('bulk copy with the channel migration (key-changing, many-to-one)', () 
   it('turns poison items into exactly that many dead letters, copies the rest, and redrive fixes them once the source is fixed', async () => {
     // GIVEN 100 products, 3 poison items (fail the v1 schema) and one product whose channel copies disagree
     const poison = [0, 1, 2].map((n) => ({ pk: `PRODUCT#P${n}`, sk: 'CHANNEL#US', title: 42 }));
-    const pair = await freshPair(100, [...poison, ...conflictingProduct(productId(500))]);
+    const pair = await freshPair(100, { extra: [...poison, ...conflictingProduct(productId(500))] });
     const io = new RecordingIoHost();
 
     // WHEN
@@ -86,7 +68,7 @@ describe('bulk copy with the channel migration (key-changing, many-to-one)', () 
 
     // THEN 3 poison + 1 conflicting channel copy are dead letters; everything else is copied
     expect(result.deadLetters).toBe(4);
-    const dls = await new DeadLetters(ledger, pair.jobId).list();
+    const dls = await new DeadLetters(getLedger(), pair.jobId).list();
     expect(dls.map((d) => d.errorCode).sort()).toEqual(['SCHEMA_INVALID', 'SCHEMA_INVALID', 'SCHEMA_INVALID', 'SHARED_CONFLICT'].sort());
     const v = await verify(io, pair);
     expect(v).toMatchObject({ differences: 0, deadLettered: 4 });
@@ -97,7 +79,7 @@ describe('bulk copy with the channel migration (key-changing, many-to-one)', () 
     for (let n = 0; n < 3; n++) await doc.send(new PutCommand({ TableName: pair.source, Item: { ...good[n], pk: `PRODUCT#P${n}` } }));
     const conflicting = dls.find((d) => d.errorCode === 'SHARED_CONFLICT')!;
     await doc.send(new DeleteCommand({ TableName: pair.source, Key: conflicting.sourceKey }));
-    const r = await redriveDeadLetters({ ioHost: io, jobId: pair.jobId, ledger, sourceTable: pair.source, targetTable: pair.target, keyNames: PRODUCT_KEYS, chain });
+    const r = await redriveDeadLetters({ ioHost: io, jobId: pair.jobId, ledger: getLedger(), sourceTable: pair.source, targetTable: pair.target, keyNames: PRODUCT_KEYS, chain });
 
     // THEN
     expect(r).toMatchObject({ retried: 4, fixed: 3, sourceGone: 1, stillFailing: 0 });
@@ -116,7 +98,7 @@ describe('bulk copy with the channel migration (key-changing, many-to-one)', () 
     await Promise.all([a.run(), b.run()]);
 
     // THEN
-    const segments = await new SegmentTasks(ledger, pair.jobId).listSegments();
+    const segments = await new SegmentTasks(getLedger(), pair.jobId).listSegments();
     expect(segments.every((s) => s.status === 'COMPLETED' && s.takeovers === 0)).toBe(true);
     expect(segments.reduce((n, s) => n + s.itemsRead, 0)).toBe(1800);
     expect(new Set(segments.map((s) => s.owner ?? s.previousOwner)).size).toBeGreaterThanOrEqual(1);
@@ -126,7 +108,7 @@ describe('bulk copy with the channel migration (key-changing, many-to-one)', () 
   it('refuses bad input with one coded user error and writes nothing', async () => {
     const pair = await freshPair(5);
     const io = new RecordingIoHost();
-    const tasks = new SegmentTasks(ledger, pair.jobId);
+    const tasks = new SegmentTasks(getLedger(), pair.jobId);
 
     // missing source table
     await expect(copyJob(io, { ...pair, source: 'no-such-table' }).prepare()).rejects.toMatchObject({ code: 'TABLE_MISSING', source: 'user' });

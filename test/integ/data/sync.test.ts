@@ -3,37 +3,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
 import { TableSync } from '../../../lib/data/stream/table-sync';
-import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { RecordingIoHost } from '../../../lib/io';
-import { createLedgerClient, createLedgerTable, DeadLetters, Ledger, ShardCheckpoints } from '../../../lib/ledger';
-import { generateV1Products } from '../../../examples/catalog/data';
-import { registry } from '../../../release/migrations';
-import { createTable, PRODUCT_KEYS, putAll, uniqueName } from '../../_helpers/tables';
+import { type Ledger, ShardCheckpoints } from '../../../lib/ledger';
+import { freshPair as freshSourcePair, upChain, useLedger, verifyPair, type TablePair } from '../../_helpers/data-pair';
+import { PRODUCT_KEYS } from '../../_helpers/tables';
 import { runV1Writer } from '../../_helpers/v1-writer';
 
-const chain = registry.chain('products', 1, 2, { keyNames: PRODUCT_KEYS });
-const ledgerName = uniqueName('ledger');
+const chain = upChain;
+const ledgerTable = useLedger();
+const ledgerName = ledgerTable.name;
 let ledger: Ledger;
-
-beforeAll(async () => {
-  await createLedgerTable(createLedgerClient(), ledgerName);
-  ledger = new Ledger({ tableName: ledgerName });
+beforeAll(() => {
+  ledger = ledgerTable.ledger();
 });
-
-async function freshPair(products: number) {
-  const source = uniqueName('src');
-  const target = uniqueName('dst');
-  await createTable(source, PRODUCT_KEYS, { stream: true });
-  await createTable(target, PRODUCT_KEYS);
-  await putAll(source, generateV1Products({ products }));
-  return { source, target, jobId: uniqueName('job') };
-}
+const freshPair = (products: number) => freshSourcePair(products, { stream: true });
 
 const sync = (io: RecordingIoHost, p: { source: string; target: string; jobId: string }) =>
   new TableSync({ ioHost: io, syncId: `${p.jobId}#forward`, ledger, sourceTable: p.source, targetTable: p.target, keyNames: PRODUCT_KEYS, chain, copyJobId: p.jobId, pollIntervalMs: 50 });
 
-const verify = (io: RecordingIoHost, p: { source: string; target: string; jobId: string }) =>
-  verifyCopy({ ioHost: io, sourceTable: p.source, targetTable: p.target, keyNames: PRODUCT_KEYS, chain, deadLetters: new DeadLetters(ledger, p.jobId) });
+const verify = (io: RecordingIoHost, p: TablePair) => verifyPair(io, ledger, p);
 
 describe('forward sync after the bulk copy', () => {
   it('puts, updates and deletes made during and after the copy all arrive: verify = 0', async () => {
