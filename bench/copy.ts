@@ -23,6 +23,7 @@ import { localAwsEnv, startLocalAws } from '../lib/local';
 import { registry } from '../release/migrations';
 import { createTable } from '../test/_helpers/tables';
 import { startLatencyProxy } from './latency-proxy';
+import { writeAll } from './write-all';
 
 const KEYS: KeyNames = { partitionKey: 'pk', sortKey: 'sk' };
 
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   await createTable(seqTarget, KEYS, { stream: Boolean(opts.targetStream) });
   await createLedgerTable(createLedgerClient(), ledgerName);
   log(`seeding ${items} items`);
-  await writeAll(new BatchWriter({ client: client(), concurrency: 16 }), source, generateV1Products({ products }));
+  await writeAll(new BatchWriter({ client: client(), concurrency: 16 }), source, generateV1Products({ products }), KEYS);
   const raw = new DynamoDBClient({});
   await raw.send(new UpdateTableCommand({ TableName: source, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
   await waitUntilTableExists({ client: raw, maxWaitTime: 60 }, { TableName: source });
@@ -78,14 +79,14 @@ async function main(): Promise<void> {
   for (const concurrency of [8, 16, 32]) {
     const sample = Math.min(targetCount, 8000);
     const t0 = performance.now();
-    await writeAll(new BatchWriter({ client: client(), concurrency }), `${ceilingTable}`, prebuilt(sample));
+    await writeAll(new BatchWriter({ client: client(), concurrency }), `${ceilingTable}`, prebuilt(sample), KEYS);
     const rate = sample / ((performance.now() - t0) / 1000);
     log(`ceiling probe: ${concurrency} in flight → ${Math.round(rate)} items/s`);
     if (rate > best.rate) best = { concurrency, rate };
   }
   const ceilingN = Math.min(targetCount, 300_000);
   const ta = performance.now();
-  await writeAll(new BatchWriter({ client: client(), concurrency: best.concurrency }), ceilingTable, prebuilt(ceilingN));
+  await writeAll(new BatchWriter({ client: client(), concurrency: best.concurrency }), ceilingTable, prebuilt(ceilingN), KEYS);
   const ceilingItemsPerSec = ceilingN / ((performance.now() - ta) / 1000);
   log(`ceiling: ${Math.round(ceilingItemsPerSec)} items/s (${ceilingN} items, ${best.concurrency} in flight)`);
 
@@ -163,21 +164,6 @@ function* targetItems(n: number): Generator<Item> {
       yield out;
     }
   }
-}
-
-async function writeAll(writer: BatchWriter, table: string, source: Iterable<Item>): Promise<void> {
-  let batch: Array<{ put: Item }> = [];
-  const inFlight: Array<Promise<unknown>> = [];
-  for (const item of source) {
-    batch.push({ put: item });
-    if (batch.length === 2500) {
-      inFlight.push(writer.write(table, batch, KEYS));
-      batch = [];
-      if (inFlight.length >= 4) await inFlight.shift();
-    }
-  }
-  if (batch.length) inFlight.push(writer.write(table, batch, KEYS));
-  await Promise.all(inFlight);
 }
 
 async function runCopy(source: string, target: string, ledger: string, endpoint: string): Promise<{ itemsWritten: number; peakRssMb: number; seconds: number }> {

@@ -19,7 +19,7 @@ import type { MigrationContext } from '../migrations/migration';
 import { BatchWriter } from '../write/batch-writer';
 import { SharedItemWriter } from '../write/shared-writer';
 import { ChangeTargets, migrateItem, type WriteScope } from './change-targets';
-import { runsByKey, type ChangeRecord, type KeyRun } from './change-record';
+import { lanesByPartition, type ChangeRecord, type KeyRun } from './change-record';
 import { isEcho, writeToken, type SyncOrigin } from './echo';
 
 export type { ChangeRecord } from './change-record';
@@ -130,25 +130,26 @@ export class ChangeApplier {
   public async applyBatch(records: readonly ChangeRecord[]): Promise<ApplyBatchResult> {
     const counts: Counts = { applied: 0, puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0 };
 
-    // RULE 1 (order), enforced here: one run per source key; a run's records are applied one after
-    // the other in the given (stream) order, runs in parallel up to `concurrency`. Different keys
-    // commute (their unique targets differ; shared targets are written conditionally). Every
-    // record carries full images, so applying it again (a re-delivery from the last checkpoint
-    // after a crash) writes the same items: the apply is idempotent.
-    const runs = runsByKey(records, this.props.keyNames);
+    // RULE 1 (order), enforced here: one lane per source partition; a lane's records are applied
+    // one after the other in the given (stream) order, lanes in parallel up to `concurrency`. So
+    // each key's records keep their order, and records of one partition never race for a shared
+    // target built from it. Different partitions commute (shared targets across partitions are
+    // written conditionally). Every record carries full images, so applying it again (a
+    // re-delivery from the last checkpoint after a crash) writes the same items: idempotent.
+    const lanes = lanesByPartition(records, this.props.keyNames);
     let next = 0;
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {
-      while (!failure && next < runs.length) {
-        const run = runs[next++];
+      while (!failure && next < lanes.length) {
+        const lane = lanes[next++];
         try {
-          for (const record of run.records) await this.applyRecord(run, record, counts);
+          for (const { run, record } of lane) await this.applyRecord(run, record, counts);
         } catch (error) {
           failure ??= { error };
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, runs.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, lanes.length) }, worker));
     if (failure) throw failure.error;
 
     let newest = -Infinity;

@@ -44,3 +44,30 @@ export function runsByKey(records: readonly ChangeRecord[], keyNames: KeyNames):
   }
   return [...runs.values()];
 }
+
+/** One step of a lane: a record and the run of its source key. */
+export interface LaneStep {
+  readonly run: KeyRun;
+  readonly record: ChangeRecord;
+}
+
+/**
+ * Splits a batch into one lane per source PARTITION, each keeping its records in the batch's order.
+ * Lanes may be applied in parallel; a lane's records one after the other. That keeps each key's
+ * order (a key lives in one partition), and it also serializes records that compete for one shared
+ * target built from a partition (the three channel copies of a product deleted together would
+ * otherwise race to settle the product item).
+ */
+export function lanesByPartition(records: readonly ChangeRecord[], keyNames: KeyNames): LaneStep[][] {
+  const runs = new Map<string, KeyRun>();
+  for (const run of runsByKey(records, keyNames)) runs.set(run.keyString, run);
+  const lanes = new Map<string, LaneStep[]>();
+  for (const record of records) {
+    const run = runs.get(stableJson(keyOf(record.keys, keyNames)))!;
+    const partition = stableJson(record.keys[keyNames.partitionKey]);
+    let lane = lanes.get(partition);
+    if (!lane) lanes.set(partition, (lane = []));
+    lane.push({ run, record });
+  }
+  return [...lanes.values()];
+}

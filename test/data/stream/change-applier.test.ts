@@ -237,6 +237,25 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect(Object.keys(await w.targetItems()).sort()).toEqual(['PRODUCT#0000007|LISTING#US', 'PRODUCT#0000007|PRODUCT']);
   });
 
+  it('deletes a whole product (a price change, then every channel removed) in one batch without racing for the product item', async () => {
+    // GIVEN a product synced in three channels
+    const w = await world();
+    await syncedProduct(w, '0000008');
+
+    // WHEN one batch holds a price change of US and the removal of all three channels
+    const batch = [
+      await w.source.put({ ...channel('0000008', 'US'), price: 4242 }),
+      await w.source.remove({ pk: 'PRODUCT#0000008', sk: 'CHANNEL#US' }),
+      await w.source.remove({ pk: 'PRODUCT#0000008', sk: 'CHANNEL#GB' }),
+      await w.source.remove({ pk: 'PRODUCT#0000008', sk: 'CHANNEL#EU' }),
+    ];
+    const r = await w.applier().applyBatch(batch);
+
+    // THEN every record applied, none dead-lettered, and nothing of the product is left
+    expect(r).toMatchObject({ applied: 4, deadLetters: 0 });
+    expect(Object.keys(await w.targetItems())).toEqual([]);
+  });
+
   it('applies INSERT, MODIFY, REMOVE, INSERT of one key in order: the target ends as the last image', async () => {
     // GIVEN the four changes of one key (the product has no other channel)
     const w = await world();
