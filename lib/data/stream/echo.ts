@@ -17,7 +17,7 @@
  * of the other direction is recognised by its token being NEW (different from the old image's):
  * a user's UpdateItem leaves the token unchanged, and a user's PutItem drops it.
  */
-import { META, type Item } from '../item';
+import { META, stableJson, withoutMeta, type Item } from '../item';
 
 /** The direction a sync applier writes in: forward ('sync') or back to the previous release ('reverse'). */
 export type SyncOrigin = 'sync' | 'reverse';
@@ -48,6 +48,10 @@ export function otherOrigin(origin: SyncOrigin): SyncOrigin {
  *     write back an item whose deletion is on its way);
  *   - REMOVE: the old image carries a token of the other direction in META.deleting (only the
  *     sync sets it, right before its own conditional delete).
+ *   - for the reverse sync, also the bulk copy's writes (it is part of the forward direction): an
+ *     INSERT whose new image the copy wrote (origin 'copy', no sync token), or a copy re-put that
+ *     changed nothing a user can see. Otherwise a reverse sync starting at the trim horizon would
+ *     replay the copy's images over newer writes on the old table.
  * Records of our own direction's writes cannot reach us (we do not read the table we write).
  */
 export function isEcho(record: EchoCandidate, ownOrigin: SyncOrigin): boolean {
@@ -57,7 +61,15 @@ export function isEcho(record: EchoCandidate, ownOrigin: SyncOrigin): boolean {
     const token = record.newImage?.[attribute];
     return hasPrefix(token, prefix) && token !== record.oldImage?.[attribute];
   };
-  return fresh(META.write) || fresh(META.deleting);
+  return fresh(META.write) || fresh(META.deleting) || (ownOrigin === 'reverse' && isCopyWrite(record));
+}
+
+function isCopyWrite(record: EchoCandidate): boolean {
+  const image = record.newImage;
+  if (!image || image[META.origin] !== 'copy' || image[META.write] !== undefined) return false;
+  if (record.eventName === 'INSERT' || !record.oldImage) return true;
+  // A user's UpdateItem of a copied item keeps the copy's origin but changes the content.
+  return stableJson(withoutMeta(record.oldImage)) === stableJson(withoutMeta(image));
 }
 
 function hasPrefix(value: unknown, prefix: string): boolean {
