@@ -155,11 +155,36 @@ export class ChangeTargets {
    * in parallel) is left alone. True when it was deleted.
    */
   public async dropUnique(output: Item, scope: WriteScope): Promise<boolean> {
-    return this.stampAndDelete(keyOf(output, this.names), scope.token, {
+    const own = await this.stampAndDelete(keyOf(output, this.names), scope.token, {
       expression: '(attribute_not_exists(#src) OR #src = :src)',
       names: { '#src': META.source },
       values: { ':src': scope.ownKey },
     });
+    if (own) return true;
+    // The item records another source. An output with two producers (under a down chain, a v1
+    // channel copy comes from its listing and from the product item) must not keep a delete from
+    // happening silently: it goes unless the recorded source still produces it now.
+    const current = await this.read(output);
+    const recorded = current?.[META.source];
+    if (typeof recorded !== 'string' || recorded === scope.ownKey) return false;
+    if (await this.stillProduces(JSON.parse(recorded) as Key, output)) return false;
+    return this.stampAndDelete(keyOf(output, this.names), scope.token, {
+      expression: '#src = :src',
+      names: { '#src': META.source },
+      values: { ':src': recorded },
+    });
+  }
+
+  /** Whether the current source item `key` (consistent read) migrates to an item with `output`'s key. */
+  private async stillProduces(key: Key, output: Item): Promise<boolean> {
+    const source = await this.props.sourceContext.get(key);
+    if (!source) return false;
+    try {
+      const wanted = keyString(output, this.names);
+      return (await migrateItem(this.props.chain, source, this.props.sourceContext)).some((o) => keyString(o, this.names) === wanted);
+    } catch {
+      return false; // a source that no longer migrates produces nothing
+    }
   }
 
   /**
