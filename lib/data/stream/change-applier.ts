@@ -21,6 +21,7 @@ import { SharedItemWriter } from '../write/shared-writer';
 import { ChangeTargets, migrateItem, type WriteScope } from './change-targets';
 import { lanesByPartition, type ChangeRecord, type KeyRun } from './change-record';
 import { isEcho, writeToken, type SyncOrigin } from './echo';
+import { RemovedImages } from './removed-images';
 
 export type { ChangeRecord } from './change-record';
 
@@ -101,6 +102,9 @@ export class ChangeApplier {
   private readonly clock: () => number;
   private readonly ctx: MigrationContext;
   private readonly targets: ChangeTargets;
+  private readonly removed: RemovedImages;
+  /** Reads for the old images of REMOVEs: the table, then the images of removed items. */
+  private readonly removeCtx: MigrationContext;
 
   public constructor(props: ChangeApplierProps) {
     this.props = props;
@@ -108,6 +112,8 @@ export class ChangeApplier {
     this.clock = props.clock ?? Date.now;
     // Consistent reads: a migration or a remaining-source lookup must see the source as it is now.
     this.ctx = createMigrationContext({ client: props.client, tableName: props.sourceTable, keyNames: props.keyNames, consistentRead: true });
+    this.removed = new RemovedImages(props.keyNames);
+    this.removeCtx = this.removed.over(this.ctx);
     this.targets = new ChangeTargets({
       client: props.client,
       targetTable: props.targetTable,
@@ -137,6 +143,7 @@ export class ChangeApplier {
     // written conditionally). Every record carries full images, so applying it again (a
     // re-delivery from the last checkpoint after a crash) writes the same items: idempotent.
     const lanes = lanesByPartition(records, this.props.keyNames);
+    for (const r of records) if (r.eventName === 'REMOVE' && r.oldImage) this.removed.add(r.oldImage);
     let next = 0;
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {
@@ -243,6 +250,8 @@ export class ChangeApplier {
    * REMOVE: every target of the old image goes (shared ones only when no remaining source produces
    * them). An old image the migration drops (no outputs) had no targets: a no-op.
    *
+   * The old image is migrated with reads that fall back to the images of items removed in this or
+   * recent batches (RemovedImages): a whole product deleted at once still finds its targets.
    * An old image that does not migrate leaves its targets unknown. Finding them by META.source
    * would need a Query on a non-key attribute, which DynamoDB cannot do without a Scan (or an
    * index on the target table that the app's schema does not have): so nothing is deleted and
@@ -258,7 +267,7 @@ export class ChangeApplier {
     }
     let old: Item[];
     try {
-      old = await migrateItem(this.props.chain, image, this.ctx);
+      old = await migrateItem(this.props.chain, image, this.removeCtx);
     } catch (err) {
       await this.deadLetter(run, record, REMOVE_UNRESOLVED, `the old image could not be migrated, so its target items are unknown and were not deleted: ${messageOf(err)}`, image, counts);
       return;
