@@ -35,8 +35,13 @@ export interface TableSyncProps {
   readonly streams?: DynamoDBStreamsClient;
   /** Called after each applied batch (benchmarks measure lag here). @default - none */
   readonly onBatch?: (records: readonly StreamRecord[], result: ApplyBatchResult) => void;
-  /** Wait after an empty read, per shard. @default 250 */
+  /** Wait after an empty read, per shard. @default 100 */
   readonly pollIntervalMs?: number;
+  /**
+   * Records per GetRecords call. A shard's next batch is read only once this one is applied and
+   * checkpointed, so a record waits for its whole batch: smaller batches, lower lag. @default 200
+   */
+  readonly batchLimit?: number;
 }
 
 export interface TableSyncResult extends StreamRunResult {
@@ -83,7 +88,8 @@ export class TableSync {
       streamArn,
       checkpoints: new ShardCheckpoints(props.ledger, props.syncId),
       client: streams,
-      pollIntervalMs: props.pollIntervalMs,
+      pollIntervalMs: props.pollIntervalMs ?? 100,
+      batchLimit: props.batchLimit ?? 200,
     });
     this.reader = reader;
     const result = await reader.run(
