@@ -14,7 +14,7 @@ export interface MessageSpec<T> {
   emit(host: IoHost, message: string, data?: T, progress?: IoProgress): void;
 }
 
-function make<T = undefined>(level: IoLevel) {
+export function make<T = undefined>(level: IoLevel) {
   return (code: string, description: string): MessageSpec<T> => {
     const spec: MessageSpec<T> = {
       code,
