@@ -110,6 +110,11 @@ function pick<T>(random: () => number, from: readonly T[]): T {
   return from[Math.floor(random() * from.length)];
 }
 
+/** A seeded pseudo-random number generator in [0, 1): the same seed gives the same sequence (traffic runs, demos). */
+export function seededRandom(seed: number): () => number {
+  return mulberry32(hash32(seed, 0x5eed));
+}
+
 /** mulberry32: a small, fast, seedable PRNG (deterministic across platforms). */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

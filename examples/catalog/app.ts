@@ -1,0 +1,154 @@
+/**
+ * The catalog's HTTP API on node:http (no framework). The same API whatever the storage version:
+ *   GET    /health        → 200 { ok, dataVersion }
+ *   GET    /products/:id  → 200 product | 404
+ *   PUT    /products/:id  → 200 product, once the write is durable | 400 invalid input
+ *   DELETE /products/:id  → 204
+ * Errors are JSON `{ error }`; a store failure is a 500 and is logged to stderr.
+ */
+import * as http from 'node:http';
+import { isValidProductId, productBodySchema, toProductBody, type Product } from './product';
+import type { ProductStore } from './store';
+
+export interface CatalogServerProps {
+  readonly store: ProductStore;
+  /** Largest request body accepted. @default 65_536 bytes */
+  readonly maxBodyBytes?: number;
+  /** Where failures are reported. @default one JSON line on stderr */
+  readonly logError?: (message: string, err: unknown) => void;
+}
+
+export interface CatalogServer {
+  readonly server: http.Server;
+  /**
+   * Stops accepting connections, lets requests in flight finish, then resolves. Connections still
+   * open after `graceMs` are cut.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** @default grace of `shutdown` */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+class HttpError extends Error {
+  public constructor(
+    public readonly status: number,
+    message: string,
+    public readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export function createCatalogServer(props: CatalogServerProps): CatalogServer {
+  const maxBodyBytes = props.maxBodyBytes ?? 65_536;
+  const logError = props.logError ?? defaultLogError;
+  let draining = false;
+
+  const server = http.createServer((req, res) => {
+    // While draining, every response closes its connection so that no keep-alive socket outlives us.
+    if (draining) res.setHeader('connection', 'close');
+    route(req, props.store, maxBodyBytes).then(
+      (reply) => send(res, reply.status, reply.body),
+      (err: unknown) => {
+        if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...(err.details ? { details: err.details } : {}) });
+        logError(`${req.method} ${req.url} failed`, err);
+        send(res, 500, { error: 'internal error' });
+      },
+    );
+  });
+
+  const shutdown = (graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> =>
+    new Promise((resolve) => {
+      draining = true;
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      force.unref();
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+
+  return { server, shutdown };
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+}
+
+async function route(req: http.IncomingMessage, store: ProductStore, maxBodyBytes: number): Promise<Reply> {
+  const path = new URL(req.url ?? '/', 'http://catalog').pathname;
+  const method = req.method ?? 'GET';
+  if (path === '/health') {
+    if (method !== 'GET') throw new HttpError(405, `method ${method} is not allowed on /health (use GET)`);
+    return { status: 200, body: { ok: true, dataVersion: store.dataVersion } };
+  }
+  const match = /^\/products\/([^/]+)$/.exec(path);
+  if (!match) throw new HttpError(404, `no route for ${method} ${path}`);
+  const id = match[1];
+  if (!isValidProductId(id)) throw new HttpError(400, `product id "${id}" is not valid: use 1 to 128 of A-Z a-z 0-9 . _ ~ -`);
+
+  switch (method) {
+    case 'GET': {
+      const product = await store.get(id);
+      if (!product) throw new HttpError(404, `product ${id} not found`);
+      return { status: 200, body: product };
+    }
+    case 'PUT': {
+      const body = toProductBody(parseProduct(await readJson(req, maxBodyBytes), id));
+      await store.put(id, body);
+      const product: Product = { id, ...body };
+      return { status: 200, body: product };
+    }
+    case 'DELETE':
+      await store.delete(id);
+      return { status: 204 };
+    default:
+      throw new HttpError(405, `method ${method} is not allowed on /products/:id (use GET, PUT or DELETE)`);
+  }
+}
+
+function parseProduct(json: unknown, id: string) {
+  const parsed = productBodySchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+    throw new HttpError(400, `invalid product: ${issues.join('; ')}`, issues);
+  }
+  if (parsed.data.id !== undefined && parsed.data.id !== id) {
+    throw new HttpError(400, `body id "${parsed.data.id}" does not match the path's product id "${id}"`);
+  }
+  return parsed.data;
+}
+
+async function readJson(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new HttpError(413, `request body is larger than ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `request body is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body?: unknown): void {
+  if (res.headersSent) return;
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+function defaultLogError(message: string, err: unknown): void {
+  const detail = err instanceof Error ? { error: err.name, detail: err.message } : { error: String(err) };
+  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', message, ...detail }) + '\n');
+}

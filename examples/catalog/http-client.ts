@@ -1,0 +1,73 @@
+/**
+ * A minimal JSON client on node:http for the catalog's tools (traffic generator, release checks).
+ * No keep-alive: every request gets its own connection, so a request is never sent on a pooled
+ * socket that the server is closing (that race would show up as a failure the app did not cause).
+ */
+import * as http from 'node:http';
+
+export interface HttpReply {
+  readonly status: number;
+  /** The parsed JSON body; undefined when there was none or it was not JSON. */
+  readonly json?: unknown;
+  readonly text: string;
+}
+
+export interface HttpRequest {
+  /** e.g. `http://127.0.0.1:41234` */
+  readonly baseUrl: string;
+  readonly method: 'GET' | 'PUT' | 'DELETE';
+  /** e.g. `/products/0000042` */
+  readonly path: string;
+  readonly body?: unknown;
+  /** The whole exchange must finish within this. @default 10_000 ms */
+  readonly timeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Sends one request; rejects on a network error or timeout, resolves with any HTTP status. */
+export function httpJson(request: HttpRequest): Promise<HttpReply> {
+  const url = new URL(request.path, request.baseUrl);
+  const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: request.method,
+        agent: false,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(timer);
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, json: parseJson(text), text });
+        });
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(payload);
+  });
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `http://host:port` of an endpoint. */
+export function baseUrlOf(endpoint: { readonly host: string; readonly port: number }): string {
+  return `http://${endpoint.host}:${endpoint.port}`;
+}
