@@ -11,6 +11,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript launchers run on Node.
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', URL: 'readonly' } },
+  },
+  {
     // The engine reports through the IoHost only: no console output in lib/.
     files: ['lib/**/*.ts', 'stacks/**/*.ts'],
     rules: { 'no-console': 'error' },

@@ -1,54 +1,85 @@
 /**
- * The main job on local AWS (no account needed): start moto and DynamoDB Local on 127.0.0.1,
- * bootstrap, deploy the example app's EdgeStack and one ReleaseStack through the CDK toolkit, and
- * print their outputs. `--json` prints the outputs as one JSON object on the last line.
- * Later issues grow this into the full release → promote → rollback demo under traffic.
+ * `npm run demo`: the main job on local AWS, no account needed (see examples/catalog/demo.ts).
+ * Starts a fresh local AWS of its own, runs the catalog release v1 → v2 under traffic with a
+ * promote, a rollback, a second promote and a teardown, and prints the report; `--json` prints it
+ * as one JSON object on the last line, `--report <file>` writes an HTML page with a plot.
  */
-import { createHash } from 'node:crypto';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { Command } from 'commander';
-import { createDeployTarget, StackDeployer } from '../lib/infra';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { runCatalogDemo, type DemoSample } from '../examples/catalog/demo';
+import { renderDemoReport } from '../examples/catalog/demo-report';
+import { userError } from '../lib/errors';
 import { defaultIoHost } from '../lib/io';
-import { localAwsEnv, startLocalAws } from '../lib/local';
-import { releaseIdFromSha } from '../lib/manifest/table-manifest';
-import { appConfig } from '../release/app';
-import { tables } from '../release/tables';
-import { buildApp } from '../stacks/app-builder';
-import { edgeStackName } from '../stacks/edge-stack';
-import { releaseStackName } from '../stacks/release-stack';
+import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
+import { definition } from '../release';
 import { runMain } from './run-main';
 
+function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw userError('OPTION_INVALID', `"${v}" is not a positive whole number`, { fix: 'pass e.g. 300000' });
+  return n;
+}
+
 const program = new Command('demo')
-  .description('deploy the example app to local AWS and print the stacks\' outputs')
-  .option('--json', 'JSON lines on stderr and one JSON object with the outputs on stdout')
-  .option('--sha <sha>', 'release sha to deploy', createHash('sha1').update('demo').digest('hex'))
+  .description('release the example catalog v1 → v2 on local AWS under live traffic: promote, rollback, promote, teardown')
+  .addOption(new Option('--items <n>', 'products in production (3 channel items each)').argParser(count).default(300_000))
+  .addOption(new Option('--rate <n>', 'traffic: requests per second through the public record').argParser(count).default(40))
+  .option('--report <file>', 'write an HTML report with a plot of the run')
+  .option('--keep', 'leave local AWS and the apps running at the end')
+  .option('--json', 'JSON lines on stderr and the report as one JSON object on stdout')
   .parse();
-const opts = program.opts<{ json?: boolean; sha: string }>();
+const opts = program.opts<{ items: number; rate: number; report?: string; keep?: boolean; json?: boolean }>();
 const io = defaultIoHost({ json: opts.json });
 
 runMain(io, async () => {
-  const { state } = await startLocalAws({ ioHost: io });
-  Object.assign(process.env, localAwsEnv(state));
-
-  const account = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Account;
-  const releaseId = releaseIdFromSha(opts.sha);
-  const deployer = new StackDeployer({
-    ioHost: io,
-    target: createDeployTarget('local', io),
-    defineApp: (app) =>
-      buildApp({ app, config: appConfig, tables, releases: [{ releaseId, sha: opts.sha, amiId: 'ami-00000000000000001' }], env: { account } }),
-  });
-  await deployer.bootstrap();
-  const deployed = await deployer.deploy([edgeStackName(appConfig.app), releaseStackName(appConfig.app, releaseId)]);
-
-  const outputs = Object.fromEntries(deployed.map((d) => [d.stackName, d.outputs]));
-  if (opts.json) {
-    process.stdout.write(JSON.stringify(outputs) + '\n');
-    return;
+  // A local AWS of the demo's own: DynamoDB Local slows down as stream records pile up (README), so
+  // every run starts clean, and a development set is never touched.
+  const stateDir = process.env.STACKSHIFT_LOCAL_STATE_DIR ?? path.join(defaultStateDir(), `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const t0 = Date.now();
+  const { state } = await startLocalAws({ ioHost: io, stateDir });
+  Object.assign(process.env, localAwsEnv(state), { STACKSHIFT_LOCAL_STATE_DIR: stateDir });
+  const localAwsSeconds = Math.round((Date.now() - t0) / 100) / 10;
+  const samples: DemoSample[] = [];
+  try {
+    const report = await runCatalogDemo({ ioHost: io, definition, stateDir, products: opts.items, ratePerSec: opts.rate, onSample: (s) => samples.push(s) });
+    const full = { ...report, phases: { 'local AWS': localAwsSeconds, ...report.phases }, totalSeconds: Math.round((Date.now() - t0) / 1000) };
+    if (opts.report) fs.writeFileSync(opts.report, renderDemoReport(full, samples));
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(full) + '\n');
+    } else {
+      const w = (s: string) => process.stdout.write(s + '\n');
+      w('');
+      w(`products ${full.products} (${full.items} items), copied at ${full.copyItemsPerSec} items/s, forward-sync lag p99 ${full.lagP99Ms} ms`);
+      w(`requests ${full.requests}, failed ${full.failedRequests}; acknowledged writes ${full.acknowledgedWrites}, lost ${full.lostWrites}`);
+      for (const [k, v] of Object.entries(full.phases)) w(`  ${k.padEnd(18)} ${v} s`);
+      w(`total ${full.totalSeconds} s${opts.report ? `; report: ${opts.report}` : ''}`);
+    }
+    if (full.failedRequests > 0 || full.lostWrites > 0) process.exitCode = 1;
+  } finally {
+    if (!opts.keep) {
+      const fleetDir = path.join(stateDir, 'fleet');
+      const { LocalFleet } = await import('../lib/infra/local-fleet');
+      const fleet = new LocalFleet({ stateDir });
+      for (const m of fs.existsSync(fleetDir) ? fleet.list() : []) await fleet.stop(m.releaseId);
+      await stopSyncDaemons(stateDir);
+      await stopLocalAws({ ioHost: io, stateDir });
+    } else {
+      process.stderr.write(`local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir} npm run status\n`);
+    }
   }
-  for (const d of deployed) {
-    process.stdout.write(`\n${d.stackName}\n`);
-    for (const [k, v] of Object.entries(d.outputs).sort()) process.stdout.write(`  ${k.padEnd(28)} ${v}\n`);
-  }
-  process.stdout.write(`\nlocal AWS keeps running; stop it with: npm run local:down\n`);
 });
+
+/** The sync daemons are detached processes of this run: stop them with the emulators. */
+async function stopSyncDaemons(stateDir: string): Promise<void> {
+  const { ReleaseEngine } = await import('../lib/release/engine');
+  const { stopSync } = await import('../lib/release/sync-launcher');
+  const engine = new ReleaseEngine({ ioHost: io, definition, stateDir });
+  for (const r of await engine.store.list().catch(() => [])) {
+    const pairs = [
+      ...(r.checkpoints.forwardSync ? [{ direction: 'forward' as const, sourceReleaseId: r.checkpoints.forwardSync.sourceReleaseId, targetReleaseId: r.releaseId }] : []),
+      ...(r.checkpoints.reverseSync ? [{ direction: 'reverse' as const, sourceReleaseId: r.releaseId, targetReleaseId: r.checkpoints.reverseSync.targetReleaseId }] : []),
+    ];
+    for (const p of pairs) await stopSync(engine, p, 5000).catch(() => undefined);
+  }
+}

@@ -18,6 +18,29 @@ export interface DeployTarget {
   afterDeploy(stack: SynthesizedStack): Promise<void>;
   /** Called after CloudFormation reports the stack destroyed. Idempotent. */
   afterDestroy(stack: SynthesizedStack): Promise<void>;
+  /** Makes the release's app serve behind its load balancer. Idempotent. */
+  runRelease(spec: ReleaseProcessSpec): Promise<void>;
+  /** Stops what `runRelease` started. Idempotent. */
+  stopRelease(releaseId: string): Promise<void>;
+  /** Where a load balancer's DNS name is reached from this machine. */
+  endpointOf(dnsName: string): Promise<Endpoint>;
+}
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ReleaseProcessSpec {
+  readonly releaseId: string;
+  /** The release stack's load balancer DNS name (its `EndpointDnsName` output). */
+  readonly albDnsName: string;
+  /** The extracted artifact's directory, when the release has one. @default - none (a Docker image) */
+  readonly artifactPath?: string;
+  /** The app's entry point relative to the artifact's root, e.g. `examples/catalog/server.ts`. */
+  readonly appEntry: string;
+  /** Environment of the app: the release's table names. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** Real AWS: CloudFormation created the tables; nothing else to do. */
@@ -25,4 +48,11 @@ export class CloudFormationTarget implements DeployTarget {
   public readonly name = 'aws' as const;
   public async afterDeploy(): Promise<void> {}
   public async afterDestroy(): Promise<void> {}
+  /** The Auto Scaling group launches the baked AMI: nothing to start. */
+  public async runRelease(): Promise<void> {}
+  public async stopRelease(): Promise<void> {}
+  /** The ALB answers HTTP on its DNS name. */
+  public async endpointOf(dnsName: string): Promise<Endpoint> {
+    return { host: dnsName, port: 80 };
+  }
 }

@@ -19,6 +19,13 @@ export interface MirroredTablesTargetProps {
   readonly dynamodb?: DynamoDBClient;
   /** Longest wait for one table to become ACTIVE or disappear. @default 120 */
   readonly waitSeconds?: number;
+  /**
+   * Create tables without their declared streams; the release engine enables a table's stream when
+   * it first needs it (ensureStreams). DynamoDB Local slows writes to every stream table created
+   * after one stream holds ~100k records (README, "DynamoDB Local defect"), so a release's tables
+   * get streams only at promote, as late as possible. @default false
+   */
+  readonly deferStreams?: boolean;
 }
 
 /**
@@ -27,16 +34,17 @@ export interface MirroredTablesTargetProps {
  * after destroy, delete them. moto's CloudFormation also creates its own copies in moto's DynamoDB;
  * those are unused and go with the stack.
  */
-export class MirroredTablesTarget implements DeployTarget {
-  public readonly name = 'local' as const;
+export class MirroredTablesTarget implements Pick<DeployTarget, 'afterDeploy' | 'afterDestroy'> {
   private readonly dynamodb: DynamoDBClient;
   private readonly ioHost: IoHost;
   private readonly maxWaitTime: number;
+  private readonly deferStreams: boolean;
 
   public constructor(props: MirroredTablesTargetProps) {
     this.ioHost = props.ioHost;
     this.dynamodb = props.dynamodb ?? new DynamoDBClient({});
     this.maxWaitTime = props.waitSeconds ?? 120;
+    this.deferStreams = props.deferStreams ?? false;
   }
 
   public async afterDeploy(stack: SynthesizedStack): Promise<void> {
@@ -45,7 +53,7 @@ export class MirroredTablesTarget implements DeployTarget {
       const name = input.TableName!;
       let action: 'created' | 'exists' = 'created';
       try {
-        await this.dynamodb.send(new CreateTableCommand(input));
+        await this.dynamodb.send(new CreateTableCommand(this.deferStreams ? { ...input, StreamSpecification: undefined } : input));
       } catch (e) {
         if (!(e instanceof ResourceInUseException)) throw e;
         action = 'exists'; // a re-run after a crash: the table is already there

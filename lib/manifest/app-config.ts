@@ -28,6 +28,18 @@ export const appConfigSchema = z
     desiredCapacity: z.number().int('must be a whole number').min(1, 'must be at least 1').max(20, 'must be at most 20').default(2),
     /** The AMI the bake starts from. @default - the bake chooses */
     baseAmiId: z.string().regex(/^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'must be an AMI id such as "ami-0123456789abcdef0"').optional(),
+    /** TTL of the public record: how long clients may keep reaching the previous stack after a flip. @default 5 */
+    recordTtlSeconds: z.number().int('must be a whole number').min(1, 'must be at least 1').max(86400, 'must be at most 86400').default(5),
+    /** How long after a promote the previous stack is kept for a rollback (teardown refuses it without --force). @default 60 */
+    rollbackWindowMinutes: z.number().int('must be a whole number').min(0, 'must be at least 0').default(60),
+    /** Branch stacks older than this are torn down by `gc`. @default 72 */
+    branchTtlHours: z.number().positive('must be more than 0').default(72),
+    /** The promotion gate on forward-sync lag, in milliseconds. @default 1000 */
+    lagGateMs: z.number().int('must be a whole number').min(1, 'must be at least 1').default(1000),
+    /** Copy throughput `plan` estimates with (source items per second, measured by bench:copy). @default 5000 */
+    copyItemsPerSecond: z.number().positive('must be more than 0').default(5000),
+    /** Stream retention `plan` checks the copy against, in hours (DynamoDB Streams keep 24 h). @default 24 */
+    streamRetentionHours: z.number().positive('must be more than 0').max(24, 'must be at most 24 (DynamoDB Streams retention)').default(24),
   })
   .transform((c) => ({ ...c, recordName: c.recordName ?? `www.${c.zoneName}` }))
   .superRefine((c, ctx) => {

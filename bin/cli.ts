@@ -1,0 +1,199 @@
+/**
+ * The release orchestrator's CLI: `npm run <verb> -- …` or `stackshift <verb> …`.
+ *
+ *   release  --sha <sha> | --branch <name>   build, bake, deploy, copy, sync, verify, check → READY
+ *   promote  --sha <sha> [--steps 10,50,100 --interval 60s]   flip the public record to it
+ *   rollback                                 flip back to the previous release, losing no write
+ *   teardown --sha <sha> | --branch <name>   destroy a release's stack (never the live one)
+ *   status [--watch] | plan --sha <sha> | history | gc
+ *
+ * Targets local AWS unless STACKSHIFT_TARGET=aws: then the SDK's own configuration (profile,
+ * region) is used. Locally, the emulators are started if they are not running (idempotent).
+ * `--json`: progress as JSON lines on stderr, the result as one JSON object on stdout.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, Option } from 'commander';
+import { parseDuration, parseSteps } from '../lib/dns';
+import { userError } from '../lib/errors';
+import { defaultIoHost, type IoHost } from '../lib/io';
+import { resolveSha } from '../lib/infra/git';
+import { localAwsEnv, startLocalAws } from '../lib/local';
+import { parseAppConfig } from '../lib/manifest/app-config';
+import { releaseIdFromBranch, releaseIdFromSha } from '../lib/manifest/table-manifest';
+import type { ReleaseDefinition } from '../lib/release/definition';
+import { ReleaseEngine } from '../lib/release/engine';
+import { promoteVerb, rollbackVerb } from '../lib/release/promote-verb';
+import { releaseVerb } from '../lib/release/release-verb';
+import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
+import { gcVerb, teardownVerb } from '../lib/release/teardown-verb';
+import { assertPlanFits, historyView, planView, statusView } from '../lib/release/views';
+import { definition } from '../release';
+import { renderHistory, renderPlan, renderStatus } from './render';
+import { runMain } from './run-main';
+
+interface Global {
+  readonly json?: boolean;
+  readonly repo?: string;
+}
+
+const json = process.argv.includes('--json');
+const io: IoHost = defaultIoHost({ json });
+
+async function engineFor(g: Global): Promise<ReleaseEngine> {
+  if (process.env.STACKSHIFT_TARGET !== 'aws') {
+    // The embedded default: local AWS on loopback, started (or reused) here.
+    const { state } = await startLocalAws({ ioHost: io, stateDir: process.env.STACKSHIFT_LOCAL_STATE_DIR });
+    Object.assign(process.env, localAwsEnv(state));
+  }
+  return new ReleaseEngine({ ioHost: io, definition: withAppOverride(), repoDir: g.repo ?? process.env.STACKSHIFT_REPO ?? process.cwd() });
+}
+
+/**
+ * STACKSHIFT_APP runs the same definition under another app name: its own stacks, tables, ledger
+ * and lock (several copies side by side, e.g. integration tests sharing one local AWS).
+ */
+function withAppOverride(): ReleaseDefinition {
+  const app = process.env.STACKSHIFT_APP;
+  return app ? { ...definition, config: parseAppConfig({ ...definition.config, app }) } : definition;
+}
+
+function output(g: Global, result: unknown, render: () => string): void {
+  process.stdout.write(g.json ? `${JSON.stringify(result)}\n` : `${render()}\n`);
+}
+
+/** `--sha` or `--branch`, exactly one, as a release id. */
+async function releaseIdOf(engine: ReleaseEngine, o: { sha?: string; branch?: string }): Promise<string> {
+  if ((o.sha === undefined) === (o.branch === undefined)) {
+    throw userError('OPTION_INVALID', 'name the release with exactly one of --sha and --branch', { fix: 'e.g. --sha 0123abc' });
+  }
+  if (o.branch !== undefined) return releaseIdFromBranch(o.branch);
+  // A short sha or a tag resolves through git when it can; a sha of a release made elsewhere is taken as is.
+  try {
+    return releaseIdFromSha(await resolveSha(engine.repoDir, o.sha!));
+  } catch (e) {
+    if (/^[0-9a-f]{12,40}$/.test(o.sha!)) return releaseIdFromSha(o.sha!);
+    throw e;
+  }
+}
+
+const program = new Command('stackshift')
+  .description('ship every release as a new immutable stack with a migrated, stream-synced copy of production data')
+  .option('--json', 'JSON lines on stderr; the result as one JSON object on stdout')
+  .option('--repo <dir>', 'the git repository releases are built from (default: $STACKSHIFT_REPO or the current directory)')
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+program
+  .command('release')
+  .description('build, bake, deploy, copy and sync a release until it is READY (re-run to resume)')
+  .option('--sha <sha>', 'commit to release (default HEAD)')
+  .option('--branch <name>', 'make a developer stack of this branch with a copy of production data')
+  .option('--allow-dirty', 'release although the working tree has uncommitted changes')
+  .action(async (o: { sha?: string; branch?: string; allowDirty?: boolean }) => {
+    const g = program.opts<Global>();
+    const result = await releaseVerb(await engineFor(g), o);
+    output(g, { releaseId: result.releaseId, phase: result.phase, checkpoints: result.record.checkpoints }, () => `${result.releaseId}: ${result.phase}`);
+  });
+
+program
+  .command('promote')
+  .description('flip the public record to a READY release (in weighted steps if asked); keeps the previous one for rollback')
+  .requiredOption('--sha <sha>', 'the release to promote')
+  .option('--steps <list>', 'percentages of traffic, ascending, ending at 100, e.g. 10,50,100')
+  .option('--interval <duration>', 'how long each step runs before its health check, e.g. 60s', '0s')
+  .option('--allow-lossy-rollback', 'promote although a migration has no down (writes after the flip would be lost on rollback)')
+  .action(async (o: { sha: string; steps?: string; interval: string; allowLossyRollback?: boolean }) => {
+    const g = program.opts<Global>();
+    const steps = o.steps ? parseSteps(o.steps) : undefined;
+    const intervalMs = parseDuration(o.interval);
+    const engine = await engineFor(g);
+    const result = await promoteVerb(engine, { releaseId: await releaseIdOf(engine, { sha: o.sha }), steps, intervalMs, allowLossyRollback: o.allowLossyRollback });
+    output(g, { releaseId: result.releaseId, phase: result.phase }, () => `${result.releaseId}: ${result.phase}`);
+  });
+
+program
+  .command('rollback')
+  .description('flip back to the previous release and drain the reverse sync: no write is lost')
+  .action(async () => {
+    const g = program.opts<Global>();
+    const result = await rollbackVerb(await engineFor(g));
+    output(g, { live: result.releaseId, rolledBack: result.record.releaseId }, () => `${result.releaseId} is live again (${result.record.releaseId} rolled back)`);
+  });
+
+program
+  .command('teardown')
+  .description('destroy a release\'s stack after a backup of its tables (never the live one)')
+  .option('--sha <sha>', 'the release to tear down')
+  .option('--branch <name>', 'the branch stack to tear down')
+  .option('--force', 'tear down the previous release inside its rollback window')
+  .option('--no-backup', 'skip the on-demand backup of its tables')
+  .action(async (o: { sha?: string; branch?: string; force?: boolean; backup: boolean }) => {
+    const g = program.opts<Global>();
+    const engine = await engineFor(g);
+    const result = await teardownVerb(engine, { releaseId: await releaseIdOf(engine, o), force: o.force, noBackup: !o.backup });
+    output(g, { releaseId: result.releaseId, phase: result.phase, backups: result.record.checkpoints.tornDown?.backups ?? [] }, () => `${result.releaseId}: ${result.phase}`);
+  });
+
+program
+  .command('status')
+  .description('every release: phase, live and previous, copy progress, sync lag, dead letters, gates')
+  .option('--all', 'include torn-down releases')
+  .option('--watch', 'redraw every 2 seconds until interrupted')
+  .action(async (o: { all?: boolean; watch?: boolean }) => {
+    const g = program.opts<Global>();
+    const engine = await engineFor(g);
+    for (;;) {
+      const view = await statusView(engine, o);
+      if (o.watch && !g.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+      output(g, view, () => renderStatus(view));
+      if (!o.watch) return;
+      await sleep(2000);
+    }
+  });
+
+program
+  .command('plan')
+  .description('what releasing a sha would do — stack diff, migrations, copy estimate, rollback — changing nothing')
+  .option('--sha <sha>', 'commit to plan (default HEAD)', 'HEAD')
+  .action(async (o: { sha: string }) => {
+    const g = program.opts<Global>();
+    const view = await planView(await engineFor(g), o.sha);
+    output(g, view, () => renderPlan(view));
+    assertPlanFits(view);
+  });
+
+program
+  .command('history')
+  .description('every release with its outcome, who, when and how long each verb took')
+  .action(async () => {
+    const g = program.opts<Global>();
+    const view = await historyView(await engineFor(g));
+    output(g, view, () => renderHistory(view));
+  });
+
+program
+  .command('gc')
+  .description('tear down branch stacks whose branch is gone or whose TTL passed')
+  .option('--no-backup', 'skip the backup of their tables')
+  .action(async (o: { backup: boolean }) => {
+    const g = program.opts<Global>();
+    const result = await gcVerb(await engineFor(g), { noBackup: !o.backup });
+    output(g, result, () => (result.collected.length ? result.collected.map((c) => `${c.releaseId}: ${c.reason}`).join('\n') : 'nothing to collect'));
+  });
+
+// Internal: the long-lived sync between two releases, launched detached by release and promote.
+program
+  .command('_sync', { hidden: true })
+  .addOption(new Option('--direction <d>').choices(['forward', 'reverse']).makeOptionMandatory())
+  .requiredOption('--source <releaseId>')
+  .requiredOption('--target <releaseId>')
+  .action(async (o: { direction: SyncDirection; source: string; target: string }) => {
+    const engine = await engineFor(program.opts<Global>());
+    const stop = new AbortController();
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
+    await runSyncDaemon(engine, { direction: o.direction, sourceReleaseId: o.source, targetReleaseId: o.target }, stop.signal);
+  });
+
+runMain(io, async () => {
+  await program.parseAsync(process.argv);
+});

@@ -1,0 +1,47 @@
+/** Plain-text renderings of the read-only views, for people; `--json` prints the views as they are. */
+import type { HistoryEntry, PlanView, StatusView } from '../lib/release/views';
+
+function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function renderStatus(v: StatusView): string {
+  if (v.releases.length === 0) return `${v.app}: no releases yet`;
+  const rows = v.releases.map((r) => {
+    const copy = Object.entries(r.copy).map(([t, c]) => `${t} ${c.completed}/${c.segments}${c.dead ? ` (${c.dead} DEAD)` : ''}`).join(', ') || '-';
+    const syncs = r.syncs.map((s) => `${s.direction === 'forward' ? '←' : '→'}${s.direction === 'forward' ? s.from : s.to} ${s.running ? `${s.lagMs ?? '?'} ms` : 'stopped'}${s.error ? ' ERROR' : ''}`).join(', ') || '-';
+    const gates = r.gates ? (r.gates.ok ? 'pass' : 'FAIL') : '-';
+    return [r.releaseId + (r.live ? ' *' : r.previous ? ' ^' : ''), r.sha?.slice(0, 12) ?? r.branch ?? '', r.phase, copy, syncs, String(r.deadLetters), gates, r.failed ? `${r.failed.step}: ${r.failed.message}` : ''];
+  });
+  return `${table(['RELEASE', 'SHA/BRANCH', 'PHASE', 'COPY (segments)', 'SYNC (lag)', 'DEAD', 'GATES', 'LAST FAILURE'], rows)}\n* live  ^ previous (rollback target)`;
+}
+
+export function renderHistory(entries: readonly HistoryEntry[]): string {
+  if (entries.length === 0) return 'no releases yet';
+  const rows = entries.map((e) => [
+    e.at.replace('T', ' ').slice(0, 19),
+    e.releaseId,
+    e.sha?.slice(0, 12) ?? e.branch ?? '',
+    e.outcome,
+    e.by,
+    Object.entries(e.durations).map(([verb, s]) => `${verb} ${s}s`).join(', '),
+    e.failed ?? '',
+  ]);
+  return table(['CREATED', 'RELEASE', 'SHA/BRANCH', 'OUTCOME', 'BY', 'DURATIONS', 'LAST FAILURE'], rows);
+}
+
+export function renderPlan(p: PlanView): string {
+  const lines = [
+    `release ${p.releaseId} (${p.sha.slice(0, 12)})`,
+    `stack: ${p.stackChanges < 0 ? 'new app: edge and release stacks are created' : `${p.stackChanges} change(s) against what is deployed`}`,
+    `data: ${p.copyFrom ? `copied from live release ${p.copyFrom}` : 'no live release: tables start empty'}`,
+  ];
+  for (const t of p.tables) {
+    lines.push(`  ${t.table}: v${t.fromVersion} → v${t.toVersion}, ${t.sourceItems} items${t.migrations.length ? `; ${t.migrations.join('; ')}` : ''}${t.reversible ? '' : ' — NO DOWN: rollback loses writes'}`);
+  }
+  lines.push(`copy estimate: ~${p.estimatedCopySeconds} s (stream retention ${p.streamRetentionSeconds / 3600} h: ${p.fitsRetention ? 'fits' : 'DOES NOT FIT'})`);
+  lines.push(`rollback: ${p.losslessRollback ? 'lossless (every migration has a down)' : 'LOSSY — promote will need --allow-lossy-rollback'}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,185 @@
+/**
+ * The main job on local AWS (issue 6): the example catalog released v1 → v2 under live traffic.
+ * Production v1 is released, seeded with N products (3 channel items each) and promoted; a traffic
+ * generator reads and writes through the public record (resolved in Route 53, honouring its TTL);
+ * v2 is released (artifact, AMI bake, stack, copy with the channel migration, stream sync, gates,
+ * checks), promoted, rolled back, promoted again, and v1 is torn down. Then every acknowledged
+ * write is looked up in the live release. The report says what failed and what was lost: zeros.
+ */
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { writeAll } from '../../bench/write-all';
+import { BatchWriter } from '../../lib/data/write/batch-writer';
+import { RecordResolver } from '../../lib/dns';
+import { LocalFleet } from '../../lib/infra/local-fleet';
+import { make, type IoHost } from '../../lib/io';
+import { releaseIdFromSha } from '../../lib/manifest/table-manifest';
+import type { ReleaseDefinition } from '../../lib/release/definition';
+import { ReleaseEngine } from '../../lib/release/engine';
+import { promoteVerb, rollbackVerb } from '../../lib/release/promote-verb';
+import { releaseVerb, type VerbResult } from '../../lib/release/release-verb';
+import { readSyncStatus } from '../../lib/release/sync-daemon';
+import { isSyncAlive } from '../../lib/release/sync-launcher';
+import { teardownVerb } from '../../lib/release/teardown-verb';
+import { generateV1Products, productId } from './data';
+import { createReleaseRepo } from './release-repo';
+import { percentile, startLagProbe, type LagProbeTarget } from './lag-probe';
+import { checkAcknowledgedWrites, startTraffic, type TrafficReport } from './traffic';
+
+export const DEMO_IO = {
+  DEMO_I4000: make<{ phase: string }>('info')('DEMO_I4000', 'a phase of the demo started'),
+  DEMO_I4001: make<{ phase: string; seconds: number }>('info')('DEMO_I4001', 'a phase of the demo ended'),
+} as const;
+
+export interface CatalogDemoProps {
+  readonly ioHost: IoHost;
+  readonly definition: ReleaseDefinition;
+  /** Local AWS state directory (fleet records, artifacts, logs). */
+  readonly stateDir: string;
+  /** Products in production (each is one item per channel: 3 items). @default 300000 */
+  readonly products?: number;
+  /** Traffic: requests per second through the public record. @default 40 */
+  readonly ratePerSec?: number;
+  /** Promote v2 in these weighted steps. @default [25, 100] */
+  readonly promoteSteps?: readonly number[];
+  /** Called with a sample of the run every second (the report's plot). @default - none */
+  readonly onSample?: (s: DemoSample) => void;
+}
+
+export interface DemoSample {
+  readonly t: number;
+  readonly phase: string;
+  readonly requests: number;
+  readonly failedRequests: number;
+  readonly lagMs: number | null;
+}
+
+export interface DemoReport {
+  readonly items: number;
+  readonly products: number;
+  readonly requests: number;
+  readonly failedRequests: number;
+  readonly acknowledgedWrites: number;
+  readonly lostWrites: number;
+  readonly copyItemsPerSec: number;
+  readonly lagP50Ms: number;
+  /** End-to-end replication lag (lag-probe.ts), p99 over the run. */
+  readonly lagP99Ms: number;
+  readonly lagSamples: number;
+  readonly lagProbeTimeouts: number;
+  readonly phases: Readonly<Record<string, number>>;
+  readonly traffic: TrafficReport;
+  readonly failures: TrafficReport['failures'];
+  readonly lost: readonly unknown[];
+  readonly releases: { readonly v1: string; readonly v2: string };
+}
+
+export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoReport> {
+  const io = props.ioHost;
+  const products = props.products ?? 300_000;
+  const phases: Record<string, number> = {};
+  let phase = 'setup';
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    phase = name;
+    const t0 = Date.now();
+    DEMO_IO.DEMO_I4000.emit(io, `── ${name}`, { phase: name });
+    try {
+      return await fn();
+    } finally {
+      phases[name] = Math.round((Date.now() - t0) / 100) / 10;
+      DEMO_IO.DEMO_I4001.emit(io, `── ${name}: ${phases[name]} s`, { phase: name, seconds: phases[name] });
+    }
+  };
+
+  const repo = createReleaseRepo({ parentDir: path.join(props.stateDir, 'demo') });
+  const engine = new ReleaseEngine({ ioHost: io, definition: props.definition, repoDir: repo.dir, stateDir: props.stateDir });
+  const v1 = await timed('release v1', () => releaseVerb(engine, { sha: repo.v1 }));
+
+  // Seeded before v1's tables get their streams (at promote): the bulk load is not a change to sync.
+  await timed('seed', async () => {
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+    const writer = new BatchWriter({ client: doc, concurrency: 16 });
+    await writeAll(writer, engine.tableName(v1.releaseId, 'products'), generateV1Products({ products }), { partitionKey: 'pk', sortKey: 'sk' });
+  });
+  await timed('promote v1', () => promoteVerb(engine, { releaseId: v1.releaseId }));
+
+  const edge = (await engine.edge())!;
+  const fleet = new LocalFleet({ stateDir: props.stateDir });
+  // Clients as DNS clients are: each keeps its answer for the record's TTL, so one client talks to
+  // one release at a time and moves at its own TTL boundary. A product belongs to one client (a
+  // user edits their own things), so its writes follow one client's view of the flip.
+  const clients = Array.from({ length: 16 }, () => new RecordResolver({ hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, endpointOf: (dns) => fleet.endpointOf(dns), cacheAnswer: true }));
+  const clientOf = (id: string) => clients[[...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % clients.length];
+  const resolver = clients[0];
+  const traffic = startTraffic({
+    resolve: (id) => clientOf(id).resolve(),
+    ratePerSec: props.ratePerSec ?? 40,
+    productIds: Array.from({ length: Math.min(products, 5000) }, (_, i) => productId(Math.floor((i * products) / Math.min(products, 5000)))),
+    newIdPrefix: 'demo-',
+  });
+  const v2Id = releaseIdFromSha(repo.v2);
+  const probe = startLagProbe({ target: () => probeTarget(engine, fleet, v1.releaseId, v2Id) });
+  const t0 = Date.now();
+  const sampler = setInterval(() => {
+    const r = traffic.report();
+    const lagMs = probe.samples.length ? probe.samples[probe.samples.length - 1] : null;
+    props.onSample?.({ t: Math.round((Date.now() - t0) / 1000), phase, requests: r.requests, failedRequests: r.failedRequests, lagMs });
+  }, 1000);
+
+  let v2Release: VerbResult | undefined;
+  let report: TrafficReport;
+  try {
+    v2Release = await timed('release v2', () => releaseVerb(engine, { sha: repo.v2 }));
+    await timed('promote v2', () => promoteVerb(engine, { releaseId: v2Release!.releaseId, steps: props.promoteSteps ?? [25, 100], intervalMs: 3000 }));
+    await timed('rollback', () => rollbackVerb(engine));
+    await timed('promote v2 again', () => promoteVerb(engine, { releaseId: v2Release!.releaseId }));
+    await timed('teardown v1', () => teardownVerb(engine, { releaseId: v1.releaseId, force: true }));
+  } finally {
+    clearInterval(sampler);
+    report = await timed('stop traffic', async () => {
+      await probe.stop();
+      return traffic.stop();
+    });
+  }
+  const lost = await timed('check writes', async () => {
+    const live = await resolver.resolve();
+    return checkAcknowledgedWrites({ lastAcked: traffic.lastAcked, unacknowledged: traffic.unacknowledged, baseUrl: `http://${live.host}:${live.port}` });
+  });
+  const copy = v2Release!.record.checkpoints.copy;
+  return {
+    items: products * 3,
+    products,
+    requests: report.requests,
+    failedRequests: report.failedRequests,
+    acknowledgedWrites: report.acknowledgedWrites,
+    lostWrites: lost.lost.length,
+    copyItemsPerSec: copy?.itemsPerSec ?? 0,
+    lagP50Ms: percentile(probe.samples, 50),
+    lagP99Ms: percentile(probe.samples, 99),
+    lagSamples: probe.samples.length,
+    lagProbeTimeouts: probe.timeouts,
+    phases,
+    traffic: report,
+    failures: report.failures,
+    lost: lost.lost.slice(0, 20),
+    releases: { v1: v1.releaseId, v2: v2Release!.releaseId },
+  };
+}
+
+/** The live release and its synced peer (forward before the flip, reverse after), if any. */
+async function probeTarget(engine: ReleaseEngine, fleet: LocalFleet, a: string, b: string): Promise<LagProbeTarget | undefined> {
+  const { live } = await engine.store.appState();
+  if (live !== a && live !== b) return undefined;
+  const peer = live === a ? b : a;
+  const now = engine.clock();
+  const running = async (direction: 'forward' | 'reverse') => isSyncAlive(await readSyncStatus(engine.ledger, { direction, sourceReleaseId: live, targetReleaseId: peer }), now);
+  if (!(await running('forward')) && !(await running('reverse'))) return undefined;
+  const url = (releaseId: string) => {
+    const m = fleet.list().find((x) => x.releaseId === releaseId && x.running);
+    return m ? `http://${m.host}:${m.port}` : undefined;
+  };
+  const liveUrl = url(live);
+  const peerUrl = url(peer);
+  return liveUrl && peerUrl ? { liveUrl, peerUrl } : undefined;
+}

@@ -1,0 +1,129 @@
+/**
+ * The data part of a release: copy the live release's tables into the new release's (with the
+ * migrations between their data versions), and the promotion gates (sync caught up, two-way verify
+ * = 0, no dead letters, backward compatibility). lib/data does the work; this decides what to run.
+ */
+import { CopyJob } from '../data/copy/copy-job';
+import { checkBackwardCompatibility } from '../data/compat/backward-compat';
+import { evaluatePromotionGates, type PromotionGate } from '../data/gates';
+import { verifyCopy, type VerifyResult } from '../data/verify/verify-copy';
+import { userError } from '../errors';
+import { DeadLetters } from '../ledger';
+import type { ReleaseEngine } from './engine';
+import { ensureStream } from './ensure-streams';
+import { RELEASE_IO } from './messages';
+import type { Checkpoints, GateSnapshot, ReleaseRecord } from './release-record';
+import { waitCaughtUp } from './sync-launcher';
+
+export const GATES_FAILED = 'GATES_FAILED';
+
+/** Copies every table of `source` into `target`'s; resumes a copy a crash interrupted. */
+export async function copyTables(engine: ReleaseEngine, source: ReleaseRecord, target: ReleaseRecord): Promise<NonNullable<Checkpoints['copy']>> {
+  let items = 0;
+  let seconds = 0;
+  for (const spec of engine.tableSpecs()) {
+    const sourceTable = engine.tableName(source.releaseId, spec.name);
+    // Stream first (DESIGN.md, Data, 1): T0 is captured by the copy's prepare, on a live stream.
+    await ensureStream(engine.dynamodb, sourceTable);
+    const job = new CopyJob({
+      ioHost: engine.io,
+      jobId: copyJobId(target.releaseId, spec.name),
+      sourceTable,
+      targetTable: engine.tableName(target.releaseId, spec.name),
+      keyNames: engine.keyNamesOf(spec),
+      chain: engine.chain(spec, source, target),
+      ledger: engine.ledger,
+      dynamodb: engine.dynamodb,
+    });
+    const result = await job.run();
+    if (!result.complete) {
+      throw userError('COPY_INCOMPLETE', `the copy of ${spec.name} has DEAD segments (${JSON.stringify(result.segments)})`, {
+        fix: 'look at the segment errors in `npm run status`, fix the cause and run the release again (DEAD segments are retried)',
+      });
+    }
+    items += result.itemsRead;
+    seconds += result.seconds;
+  }
+  return { sourceReleaseId: source.releaseId, items, itemsPerSec: seconds > 0 ? Math.round(items / seconds) : 0, endedAt: engine.nowIso() };
+}
+
+export function copyJobId(releaseId: string, table: string): string {
+  return `${releaseId}#${table}`;
+}
+
+/** Dead letters of the copy and forward sync of every table of a release. */
+export async function deadLetterCount(engine: ReleaseEngine, releaseId: string): Promise<number> {
+  let n = 0;
+  for (const spec of engine.tableSpecs()) n += await new DeadLetters(engine.ledger, copyJobId(releaseId, spec.name)).count();
+  return n;
+}
+
+/**
+ * The promotion gates of `target` following `source`: waits for the forward sync to catch up
+ * (lag under the gate), verifies every table two ways (a difference seen while writes are in
+ * flight is re-verified once the sync caught up again; one that stays is reported), counts dead
+ * letters and checks backward compatibility where the data version changes.
+ */
+export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord, target: ReleaseRecord): Promise<GateSnapshot> {
+  const lagGateMs = engine.definition.config.lagGateMs;
+  const pair = { direction: 'forward' as const, sourceReleaseId: source.releaseId, targetReleaseId: target.releaseId };
+  let status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: lagGateMs });
+  const gates: PromotionGate[] = [];
+  let ok = true;
+  for (const spec of engine.tableSpecs()) {
+    const deadLetters = new DeadLetters(engine.ledger, copyJobId(target.releaseId, spec.name));
+    let verify: VerifyResult | undefined;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      verify = await verifyCopy({
+        ioHost: engine.io,
+        sourceTable: engine.tableName(source.releaseId, spec.name),
+        targetTable: engine.tableName(target.releaseId, spec.name),
+        keyNames: engine.keyNamesOf(spec),
+        chain: engine.chain(spec, source, target),
+        deadLetters,
+        dynamodb: engine.dynamodb,
+      });
+      if (verify.differences === 0) break;
+      status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: lagGateMs });
+    }
+    const fromV = source.dataVersions[spec.name] ?? 1;
+    const toV = target.dataVersions[spec.name] ?? 1;
+    const compat =
+      toV > fromV && engine.definition.migrations.chainIsReversible(spec.name, fromV, toV)
+        ? await backwardCompat(engine, spec.name, target, fromV, toV)
+        : undefined;
+    const result = evaluatePromotionGates({
+      verify: verify!,
+      lagMs: status.tables[spec.name]?.lagMs ?? status.lagMs,
+      lagGateMs,
+      deadLetters: await deadLetters.count(),
+      compat,
+    });
+    ok &&= result.ok;
+    for (const g of result.gates) gates.push({ ...g, detail: `${spec.name}: ${g.detail}` });
+  }
+  RELEASE_IO.RELEASE_I3112.emit(engine.io, `gates of ${target.releaseId}: ${ok ? 'all pass' : gates.filter((g) => !g.ok).map((g) => g.detail).join('; ')}`, { releaseId: target.releaseId, gates });
+  return { ok, at: engine.nowIso(), gates };
+}
+
+async function backwardCompat(engine: ReleaseEngine, table: string, target: ReleaseRecord, fromV: number, toV: number) {
+  const spec = engine.tableSpecs().find((t) => t.name === table)!;
+  const oldest = engine.definition.migrations.migrationsOf(table).find((m) => m.version === fromV + 1);
+  if (!oldest?.downSchema) return undefined;
+  return checkBackwardCompatibility({
+    ioHost: engine.io,
+    table: engine.tableName(target.releaseId, table),
+    keyNames: engine.keyNamesOf(spec),
+    downChain: engine.definition.migrations.chain(table, toV, fromV, { keyNames: engine.keyNamesOf(spec) }),
+    previousSchema: oldest.downSchema,
+  });
+}
+
+/** Throws GATES_FAILED listing the failed gates. */
+export function assertGates(releaseId: string, snapshot: GateSnapshot): void {
+  if (snapshot.ok) return;
+  const failed = snapshot.gates.filter((g) => !g.ok).map((g) => g.detail);
+  throw userError(GATES_FAILED, `release ${releaseId} does not pass its promotion gates: ${failed.join('; ')}`, {
+    fix: 'fix the data (npm run redrive, or the migration) and run the command again',
+  });
+}

@@ -1,0 +1,29 @@
+/** Message codes of the release orchestrator (lib/release). A code never changes meaning. */
+import { make } from '../io/messages';
+
+const info = <T = undefined>(code: string, d: string) => make<T>('info')(code, d);
+const warn = <T = undefined>(code: string, d: string) => make<T>('warn')(code, d);
+
+interface Pair {
+  readonly direction: string;
+  readonly sourceReleaseId: string;
+  readonly targetReleaseId: string;
+}
+
+export const RELEASE_IO = {
+  STEP_I3100: info<{ releaseId: string; verb: string; step: string }>('STEP_I3100', 'a step of a verb started'),
+  STEP_I3101: info<{ releaseId: string; verb: string; step: string; seconds: number; detail?: Record<string, unknown> }>('STEP_I3101', 'a step of a verb finished'),
+  STEP_I3102: info<{ releaseId: string; verb: string; step: string }>('STEP_I3102', 'a step was already done (checkpoint found): skipped'),
+  STEP_W3103: warn<{ releaseId: string; verb: string; step: string; code: string }>('STEP_W3103', 'a step failed; its failure is recorded and a re-run retries it'),
+  RELEASE_I3110: info<{ releaseId: string; phase: string }>('RELEASE_I3110', 'a verb finished: the release is in this phase'),
+  RELEASE_I3111: info<{ releaseId: string; table: string; lagMs: number; caughtUp: boolean }>('RELEASE_I3111', 'waiting for a sync to catch up'),
+  RELEASE_I3112: info<{ releaseId: string; gates: readonly { name: string; ok: boolean; detail: string }[] }>('RELEASE_I3112', 'promotion gates evaluated'),
+  RELEASE_I3113: info<{ releaseId: string; check: string; ok: boolean }>('RELEASE_I3113', 'a release check ran'),
+  RELEASE_I3114: info<{ stack: string; releaseId: string; kind: string }>('RELEASE_I3114', 'a branch stack was collected by gc'),
+  RELEASE_I3115: info<{ table: string; backupArn: string }>('RELEASE_I3115', 'an on-demand backup of a table was taken before teardown'),
+  RELEASE_W3116: warn<{ table: string; reason: string }>('RELEASE_W3116', 'a backup could not be taken where the endpoint has no backups; the data was exported instead'),
+  SYNC_I3001: info<Pair & { pid: number }>('SYNC_I3001', 'a sync daemon started'),
+  SYNC_W3002: warn<Pair>('SYNC_W3002', 'a sync daemon could not write its status this beat'),
+  SYNC_I3003: info<Pair & { pid: number }>('SYNC_I3003', 'a sync daemon stopped'),
+  SYNC_I3004: info<Pair & { pid: number; reused: boolean }>('SYNC_I3004', 'a sync daemon was launched, or a running one reused'),
+} as const;

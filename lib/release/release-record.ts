@@ -1,0 +1,182 @@
+/**
+ * The release record (DESIGN.md, "Release state"): one ledger item per release holding the intent
+ * (what was asked, by whom, when) and the checkpoints of every step done so far. The phase is a
+ * pure function of it (phase.ts). Every write is conditional on the version read, so two processes
+ * can never interleave half-updates of one record.
+ *
+ * Ledger layout: pk `RELEASE#<releaseId>`, sk `RECORD`, kind `RELEASE`, sortAt createdAt.
+ * The app's pointer to its live and previous release: pk `APP`, sk `STATE`.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { toolError } from '../errors';
+import { LEDGER_SCHEMA, type Ledger } from '../ledger';
+
+export const RELEASE_KIND = 'RELEASE';
+export const RECORD_CONFLICT = 'RECORD_CONFLICT';
+
+export type Verb = 'release' | 'promote' | 'rollback' | 'teardown';
+
+export interface Intent {
+  readonly verb: Verb;
+  /** user@host of whoever asked. */
+  readonly by: string;
+  /** ISO 8601. */
+  readonly at: string;
+  /** The verb's options as given (steps, flags). */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** Start and end of one step, ISO 8601; `history` turns them into durations. */
+export interface StepTiming {
+  readonly startedAt: string;
+  readonly endedAt?: string;
+}
+
+export interface GateSnapshot {
+  readonly ok: boolean;
+  readonly at: string;
+  readonly gates: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+}
+
+/** What a crash must not lose. Each field is written once, by the step that owns it. */
+export interface Checkpoints {
+  readonly tag?: string;
+  readonly artifact?: { readonly artifactId: string; readonly kind: string; readonly path?: string; readonly imageRef?: string };
+  readonly ami?: { readonly amiId: string; readonly reused: boolean };
+  readonly stack?: { readonly stackName: string; readonly outputs: Readonly<Record<string, string>> };
+  readonly fleet?: { readonly startedAt: string };
+  /** The release data was copied from, and when the copy ended; absent for a first release. */
+  readonly copy?: { readonly sourceReleaseId: string | null; readonly items: number; readonly itemsPerSec: number; readonly endedAt: string };
+  readonly forwardSync?: { readonly sourceReleaseId: string; readonly startedAt: string };
+  readonly gates?: GateSnapshot;
+  readonly checks?: { readonly passed: number; readonly at: string };
+  readonly readyAt?: string;
+  /** The last promote of this release. */
+  readonly promoted?: { readonly at: string; readonly previousReleaseId: string | null; readonly steps: readonly number[] };
+  readonly reverseSync?: { readonly targetReleaseId: string; readonly startedAt: string };
+  readonly rolledBackAt?: string;
+  readonly tornDown?: { readonly at: string; readonly backups: readonly string[] };
+  /** The last failure; cleared when the step that failed succeeds. */
+  readonly failed?: { readonly step: string; readonly code: string; readonly message: string; readonly at: string };
+}
+
+export interface ReleaseRecord {
+  readonly releaseId: string;
+  readonly app: string;
+  readonly sha?: string;
+  readonly branch?: string;
+  /** Data version of each logical table this release's code reads and writes. */
+  readonly dataVersions: Readonly<Record<string, number>>;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly intent: Intent;
+  readonly checkpoints: Checkpoints;
+  readonly steps: Readonly<Record<string, StepTiming>>;
+  /** Optimistic concurrency: every put requires the version it read. */
+  readonly version: number;
+}
+
+export interface AppState {
+  readonly live: string | null;
+  readonly previous: string | null;
+  readonly updatedAt: string;
+  readonly version: number;
+}
+
+const RECORD_SK = 'RECORD';
+
+function releasePk(releaseId: string): string {
+  return `RELEASE#${releaseId}`;
+}
+
+/** Reads and writes release records and the app state, each put conditional on the version read. */
+export class ReleaseStore {
+  public constructor(public readonly ledger: Ledger) {}
+
+  public async get(releaseId: string): Promise<ReleaseRecord | undefined> {
+    const out = await this.ledger.client.send(
+      new GetCommand({ TableName: this.ledger.tableName, Key: { pk: releasePk(releaseId), sk: RECORD_SK }, ConsistentRead: true }),
+    );
+    return out.Item ? (out.Item.record as ReleaseRecord) : undefined;
+  }
+
+  /** Writes `next` if the stored record is still at `next.version - 1` (absent for version 1). */
+  public async put(next: ReleaseRecord): Promise<ReleaseRecord> {
+    try {
+      await this.ledger.client.send(
+        new PutCommand({
+          TableName: this.ledger.tableName,
+          Item: {
+            pk: releasePk(next.releaseId),
+            sk: RECORD_SK,
+            [LEDGER_SCHEMA.kindAttribute]: RELEASE_KIND,
+            [LEDGER_SCHEMA.sortAtAttribute]: next.createdAt,
+            record: next,
+            version: next.version,
+          },
+          ConditionExpression: next.version === 1 ? 'attribute_not_exists(pk)' : 'version = :prev',
+          ExpressionAttributeValues: next.version === 1 ? undefined : { ':prev': next.version - 1 },
+        }),
+      );
+      return next;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) {
+        throw toolError(RECORD_CONFLICT, `release record ${next.releaseId} changed under this process (version ${next.version - 1} expected)`, {
+          fix: 'another process wrote it despite the app lock; run the command again',
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** Applies `change` to the stored record and writes it back with the next version. */
+  public async update(record: ReleaseRecord, change: (r: ReleaseRecord) => Partial<Omit<ReleaseRecord, 'version'>>): Promise<ReleaseRecord> {
+    return this.put({ ...record, ...change(record), version: record.version + 1 });
+  }
+
+  /** Every release of the app, oldest first. */
+  public async list(): Promise<ReleaseRecord[]> {
+    const out: ReleaseRecord[] = [];
+    const pages = paginateQuery(
+      { client: this.ledger.client },
+      {
+        TableName: this.ledger.tableName,
+        IndexName: LEDGER_SCHEMA.byKindIndex,
+        KeyConditionExpression: '#k = :k',
+        ExpressionAttributeNames: { '#k': LEDGER_SCHEMA.kindAttribute },
+        ExpressionAttributeValues: { ':k': RELEASE_KIND },
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) out.push(item.record as ReleaseRecord);
+    return out;
+  }
+
+  public async appState(): Promise<AppState> {
+    const out = await this.ledger.client.send(
+      new GetCommand({ TableName: this.ledger.tableName, Key: { pk: 'APP', sk: 'STATE' }, ConsistentRead: true }),
+    );
+    return (out.Item?.state as AppState | undefined) ?? { live: null, previous: null, updatedAt: '', version: 0 };
+  }
+
+  public async putAppState(current: AppState, change: Pick<AppState, 'live' | 'previous'>): Promise<AppState> {
+    const next: AppState = { ...change, updatedAt: this.ledger.nowIso(), version: current.version + 1 };
+    try {
+      await this.ledger.client.send(
+        new PutCommand({
+          TableName: this.ledger.tableName,
+          Item: { pk: 'APP', sk: 'STATE', state: next, version: next.version },
+          ConditionExpression: current.version === 0 ? 'attribute_not_exists(pk)' : 'version = :prev',
+          ExpressionAttributeValues: current.version === 0 ? undefined : { ':prev': current.version },
+        }),
+      );
+      return next;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) {
+        throw toolError(RECORD_CONFLICT, 'the app state (live/previous release) changed under this process', { fix: 'run the command again', cause: e });
+      }
+      throw e;
+    }
+  }
+}

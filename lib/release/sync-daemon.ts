@@ -1,0 +1,181 @@
+/**
+ * A long-lived sync between two releases' tables: every table's stream followed at once (one
+ * TableSync each), its status written to the ledger every second (lag per table, whether every
+ * shard is caught up, a heartbeat), and a stop asked through the ledger honoured within a second.
+ * It survives the command that started it (a release ends at READY while its forward sync keeps
+ * the data current until the flip), and after kill -9 it resumes from its shard checkpoints.
+ *
+ * Forward: the live release → a new release, through the up chain, after the copy (origin 'sync').
+ * Reverse: the promoted release → the previous one, through `down` (origin 'reverse'); both run
+ * around a flip and after it, so a rollback by DNS loses no write, and origin tokens stop echoes.
+ */
+import { hostname } from 'node:os';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TableSync } from '../data/stream/table-sync';
+import { messageOf, userError } from '../errors';
+import type { Ledger } from '../ledger';
+import type { ReleaseEngine } from './engine';
+import { RELEASE_IO } from './messages';
+
+export type SyncDirection = 'forward' | 'reverse';
+
+export interface SyncPair {
+  readonly direction: SyncDirection;
+  readonly sourceReleaseId: string;
+  readonly targetReleaseId: string;
+}
+
+export interface TableSyncStatus {
+  readonly lagMs: number;
+  /** Shards not read yet in this run: their lag is unknown, so the sync is not caught up. */
+  readonly pendingShards: number;
+  readonly puts: number;
+  readonly deletes: number;
+  readonly deadLetters: number;
+}
+
+export interface SyncStatus {
+  readonly pair: SyncPair;
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+  readonly heartbeatAtMs: number;
+  /** Largest lag over the tables; 0 when every shard is caught up. */
+  readonly lagMs: number;
+  /** Every table's every shard has been read to its end at least once and has lag 0. */
+  readonly caughtUp: boolean;
+  readonly tables: Readonly<Record<string, TableSyncStatus>>;
+  readonly stopRequested?: boolean;
+  readonly stoppedAt?: string;
+  readonly error?: string;
+}
+
+/** How often a running daemon writes its status; `stale` is judged against it. */
+export const SYNC_HEARTBEAT_MS = 1000;
+
+export function syncKey(pair: SyncPair): { pk: string; sk: string } {
+  return { pk: `SYNC#${pair.sourceReleaseId}>${pair.targetReleaseId}`, sk: 'STATUS' };
+}
+
+export async function readSyncStatus(ledger: Ledger, pair: SyncPair): Promise<SyncStatus | undefined> {
+  const out = await ledger.client.send(new GetCommand({ TableName: ledger.tableName, Key: syncKey(pair), ConsistentRead: true }));
+  return out.Item as SyncStatus | undefined;
+}
+
+/** Asks a running daemon to stop (it exits within a heartbeat). */
+export async function requestSyncStop(ledger: Ledger, pair: SyncPair): Promise<void> {
+  await ledger.client.send(
+    new UpdateCommand({
+      TableName: ledger.tableName,
+      Key: syncKey(pair),
+      UpdateExpression: 'SET stopRequested = :t',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':t': true },
+    }),
+  ).catch((e: unknown) => {
+    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+  });
+}
+
+/** Runs the syncs of `pair` until a stop is asked (or `signal` aborts). */
+export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signal?: AbortSignal): Promise<void> {
+  const source = await engine.store.get(pair.sourceReleaseId);
+  const target = await engine.store.get(pair.targetReleaseId);
+  if (!source || !target) {
+    throw userError('SYNC_RELEASE_UNKNOWN', `sync ${pair.sourceReleaseId} → ${pair.targetReleaseId}: release ${source ? pair.targetReleaseId : pair.sourceReleaseId} is not recorded`, {
+      fix: 'check `npm run status`',
+    });
+  }
+  const { ledger } = engine;
+  const abort = new AbortController();
+  signal?.addEventListener('abort', () => abort.abort(), { once: true });
+  const startedAt = engine.nowIso();
+  // A fresh status: a stop asked of a previous daemon of this pair must not stop this one.
+  await ledger.client.send(
+    new PutCommand({ TableName: ledger.tableName, Item: { ...syncKey(pair), pair, pid: process.pid, host: hostname(), startedAt, heartbeatAtMs: engine.clock(), lagMs: 0, caughtUp: false, tables: {} } }),
+  );
+
+  const syncs = engine.tableSpecs().map((spec) => {
+    const totals = { puts: 0, deletes: 0, deadLetters: 0 };
+    const sync = new TableSync({
+      ioHost: engine.io,
+      syncId: `${pair.targetReleaseId}#${spec.name}#${pair.direction}`,
+      ledger,
+      sourceTable: engine.tableName(pair.sourceReleaseId, spec.name),
+      targetTable: engine.tableName(pair.targetReleaseId, spec.name),
+      keyNames: engine.keyNamesOf(spec),
+      chain: engine.chain(spec, source, target),
+      origin: pair.direction === 'forward' ? 'sync' : 'reverse',
+      copyJobId: pair.direction === 'forward' ? `${pair.targetReleaseId}#${spec.name}` : undefined,
+      dynamodb: engine.dynamodb,
+      onBatch: (_records, r) => {
+        totals.puts += r.puts;
+        totals.deletes += r.deletes;
+        totals.deadLetters += r.deadLetters;
+      },
+    });
+    return { spec, sync, totals };
+  });
+
+  RELEASE_IO.SYNC_I3001.emit(engine.io, `${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} started (pid ${process.pid})`, { ...pair, pid: process.pid });
+  let failure: unknown;
+  const runs = syncs.map((s) =>
+    s.sync.run({ signal: abort.signal }).then(
+      () => undefined,
+      (e: unknown) => {
+        failure ??= e;
+        abort.abort();
+      },
+    ),
+  );
+
+  const writeStatus = async (extra: Partial<SyncStatus> = {}): Promise<boolean> => {
+    const tables: Record<string, TableSyncStatus> = {};
+    let lagMs = 0;
+    let caughtUp = true;
+    for (const s of syncs) {
+      const lag = s.sync.lag();
+      const pending = lag ? lag.pending.length : 1;
+      const max = lag?.maxMs ?? 0;
+      lagMs = Math.max(lagMs, max);
+      if (pending > 0 || max > 0) caughtUp = false;
+      tables[s.spec.name] = { lagMs: max, pendingShards: pending, ...s.totals };
+    }
+    const out = await ledger.client.send(
+      new UpdateCommand({
+        TableName: ledger.tableName,
+        Key: syncKey(pair),
+        UpdateExpression: 'SET heartbeatAtMs = :h, lagMs = :l, caughtUp = :c, tables = :t' + (extra.stoppedAt ? ', stoppedAt = :s' : '') + (extra.error ? ', #e = :e' : ''),
+        ExpressionAttributeNames: extra.error ? { '#e': 'error' } : undefined,
+        ExpressionAttributeValues: {
+          ':h': engine.clock(),
+          ':l': lagMs,
+          ':c': caughtUp,
+          ':t': tables,
+          ...(extra.stoppedAt ? { ':s': extra.stoppedAt } : {}),
+          ...(extra.error ? { ':e': extra.error } : {}),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes?.stopRequested === true;
+  };
+
+  const all = Promise.all(runs);
+  let done = false;
+  void all.then(() => (done = true));
+  while (!done && !abort.signal.aborted) {
+    await new Promise((r) => setTimeout(r, SYNC_HEARTBEAT_MS));
+    try {
+      if (await writeStatus()) abort.abort();
+    } catch (e) {
+      // The ledger unreachable for a beat: keep syncing; the status is stale until it answers.
+      RELEASE_IO.SYNC_W3002.emit(engine.io, `sync status not written: ${messageOf(e)}`, { ...pair });
+    }
+  }
+  abort.abort();
+  await all;
+  await writeStatus({ stoppedAt: engine.nowIso(), ...(failure ? { error: messageOf(failure) } : {}) });
+  RELEASE_IO.SYNC_I3003.emit(engine.io, `${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} stopped`, { ...pair, pid: process.pid });
+  if (failure) throw failure;
+}

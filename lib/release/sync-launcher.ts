@@ -1,0 +1,102 @@
+/**
+ * Starts and stops sync daemons (sync-daemon.ts) as detached processes of the CLI's hidden
+ * `_sync` verb, so that a sync outlives the command that started it. A running daemon is found
+ * through its status in the ledger (a fresh heartbeat), never started twice; one that died is
+ * started again and resumes from its checkpoints.
+ */
+import * as fs from 'node:fs';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toolError } from '../errors';
+import { REPO_ROOT } from '../local/paths';
+import { isRunning, spawnDetached, tailOf, terminate } from '../local/processes';
+import type { ReleaseEngine } from './engine';
+import { RELEASE_IO } from './messages';
+import { readSyncStatus, requestSyncStop, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus } from './sync-daemon';
+
+/** A status older than this means the daemon is gone (it beats every second). */
+const STALE_MS = 5 * SYNC_HEARTBEAT_MS;
+const START_TIMEOUT_MS = 60_000;
+
+export function isSyncAlive(status: SyncStatus | undefined, now: number): status is SyncStatus {
+  return Boolean(status && !status.stoppedAt && now - status.heartbeatAtMs < STALE_MS);
+}
+
+export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): Promise<SyncStatus> {
+  const current = await readSyncStatus(engine.ledger, pair);
+  if (isSyncAlive(current, engine.clock()) && !current.stopRequested) {
+    RELEASE_IO.SYNC_I3004.emit(engine.io, `${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} already running (pid ${current.pid})`, { ...pair, pid: current.pid, reused: true });
+    return current;
+  }
+  const logDir = path.join(engine.stateDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, `sync-${pair.sourceReleaseId}-${pair.targetReleaseId}.log`);
+  const launchedAt = engine.clock();
+  const pid = await spawnDetached({
+    command: process.execPath,
+    // The same V8 budget as `npm run sync`: a sync's memory is bounded by its batches.
+    args: ['--max-old-space-size=192', '--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '_sync', '--direction', pair.direction, '--source', pair.sourceReleaseId, '--target', pair.targetReleaseId],
+    cwd: REPO_ROOT,
+    env: { ...process.env, STACKSHIFT_LOCAL_STATE_DIR: engine.stateDir, STACKSHIFT_REPO: engine.repoDir },
+    logFile,
+  });
+  for (;;) {
+    const status = await readSyncStatus(engine.ledger, pair);
+    if (status && status.pid === pid && status.heartbeatAtMs >= launchedAt) {
+      RELEASE_IO.SYNC_I3004.emit(engine.io, `${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} launched (pid ${pid}, log ${logFile})`, { ...pair, pid, reused: false });
+      return status;
+    }
+    if (!isRunning(pid) || engine.clock() - launchedAt > START_TIMEOUT_MS) {
+      throw toolError('SYNC_START_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not start; its log ends with:\n${tailOf(logFile)}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** Stops a daemon: asks through the ledger, then kills it if it runs here and does not listen. */
+export async function stopSync(engine: ReleaseEngine, pair: SyncPair, timeoutMs = 15_000): Promise<void> {
+  const status = await readSyncStatus(engine.ledger, pair);
+  if (!isSyncAlive(status, engine.clock())) return;
+  await requestSyncStop(engine.ledger, pair);
+  const deadline = engine.clock() + timeoutMs;
+  while (engine.clock() < deadline) {
+    const now = await readSyncStatus(engine.ledger, pair);
+    if (!isSyncAlive(now, engine.clock())) return;
+    await sleep(250);
+  }
+  if (status.host === hostname() && isRunning(status.pid)) await terminate(status.pid, 2000);
+}
+
+/**
+ * Waits until the daemon has applied everything written before `sinceMs`: a heartbeat after it
+ * reporting every shard caught up. The daemon must be running (a stopped one never catches up).
+ */
+export async function waitCaughtUp(
+  engine: ReleaseEngine,
+  pair: SyncPair,
+  options: { readonly sinceMs: number; readonly maxLagMs?: number; readonly timeoutMs?: number },
+): Promise<SyncStatus> {
+  const deadline = engine.clock() + (options.timeoutMs ?? 10 * 60_000);
+  let lastReport = 0;
+  for (;;) {
+    const status = await readSyncStatus(engine.ledger, pair);
+    if (status?.error) throw toolError('SYNC_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} failed: ${status.error}`);
+    if (!isSyncAlive(status, engine.clock())) {
+      throw toolError('SYNC_NOT_RUNNING', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is not running`, { fix: 'run the command again: it restarts the sync' });
+    }
+    // One beat of margin: a heartbeat reports reads made up to a poll interval before it.
+    const caughtUp = status.heartbeatAtMs > options.sinceMs + SYNC_HEARTBEAT_MS && (status.caughtUp || (options.maxLagMs !== undefined && status.lagMs <= options.maxLagMs && Object.values(status.tables).every((t) => t.pendingShards === 0)));
+    if (caughtUp) return status;
+    if (engine.clock() > deadline) {
+      throw toolError('SYNC_BEHIND', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not catch up (lag ${status.lagMs} ms)`, { fix: 'check its log in .local/logs and run the command again' });
+    }
+    if (engine.clock() - lastReport > 5000) {
+      lastReport = engine.clock();
+      for (const [table, t] of Object.entries(status.tables)) {
+        RELEASE_IO.RELEASE_I3111.emit(engine.io, `${pair.direction} sync of ${table}: lag ${t.lagMs} ms, ${t.pendingShards} shard(s) not read yet`, { releaseId: pair.targetReleaseId, table, lagMs: t.lagMs, caughtUp: status.caughtUp });
+      }
+    }
+    await sleep(250);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * `teardown --sha P` / `--branch B`: refuse the live release and, without --force, the previous
+ * one inside its rollback window → stop every sync that reads or writes P → back up P's tables
+ * (unless --no-backup) → stop its app → destroy its stack → deregister its AMI (unless another
+ * release still uses it). `gc` runs this for branch stacks whose branch is gone or TTL passed.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { userError } from '../errors';
+import { AmiBaker } from '../infra/ami-baker';
+import { AppLock, whoAmI } from './app-lock';
+import type { ReleaseEngine } from './engine';
+import { RELEASE_IO } from './messages';
+import { phaseOf } from './phase';
+import { requireRecord } from './promote-verb';
+import { reconcile } from './reconcile';
+import type { ReleaseRecord } from './release-record';
+import type { VerbResult } from './release-verb';
+import { stopSync } from './sync-launcher';
+import type { SyncPair } from './sync-daemon';
+import { backupTable } from './table-backup';
+
+const run = promisify(execFile);
+
+export interface TeardownVerbOptions {
+  readonly releaseId: string;
+  /** Tear down the previous release inside its rollback window. @default false */
+  readonly force?: boolean;
+  /** Skip the on-demand backup of the release's tables. @default false */
+  readonly noBackup?: boolean;
+}
+
+export async function teardownVerb(engine: ReleaseEngine, options: TeardownVerbOptions): Promise<VerbResult> {
+  await engine.requireEdge();
+  const record = await requireRecord(engine, options.releaseId);
+  const app = await engine.store.appState();
+  if (record.checkpoints.tornDown) {
+    return { releaseId: record.releaseId, phase: 'TornDown', record };
+  }
+  if (app.live === record.releaseId) {
+    throw userError('TEARDOWN_LIVE', `release ${record.releaseId} is live`, { fix: 'promote another release (or roll back) first' });
+  }
+  if (app.previous === record.releaseId && !options.force && app.live) {
+    const live = await engine.store.get(app.live);
+    const windowMs = engine.definition.config.rollbackWindowMinutes * 60_000;
+    const promotedAt = live?.checkpoints.promoted?.at ? Date.parse(live.checkpoints.promoted.at) : 0;
+    if (engine.clock() < promotedAt + windowMs) {
+      throw userError('TEARDOWN_IN_WINDOW', `release ${record.releaseId} is the rollback target of ${app.live} until ${new Date(promotedAt + windowMs).toISOString()}`, {
+        fix: 'wait for the rollback window to pass, or pass --force',
+      });
+    }
+  }
+  return AppLock.with({ ledger: engine.ledger, command: `teardown ${record.releaseId}` }, (lock) => teardownLocked(engine, record, options, lock));
+}
+
+/** The teardown steps, for a caller that holds the app lock (teardown, gc). */
+export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecord, options: Omit<TeardownVerbOptions, 'releaseId'>, lock: AppLock): Promise<VerbResult> {
+  const baker = new AmiBaker({ ioHost: engine.io });
+  let r = (await engine.store.get(record.releaseId)) ?? record;
+  if (r.intent.verb !== 'teardown') {
+    r = await engine.store.update(r, () => ({ intent: { verb: 'teardown', by: whoAmI(), at: engine.nowIso(), options: { ...options } } }));
+  }
+  let backups: string[] = [];
+  r = await reconcile(
+    engine,
+    r,
+    'teardown',
+    [
+      {
+        name: 'stop-syncs',
+        done: () => false,
+        run: async (cur) => {
+          for (const pair of await syncPairsOf(engine, cur)) await stopSync(engine, pair);
+        },
+      },
+      {
+        name: 'backup',
+        done: () => Boolean(options.noBackup),
+        run: async (cur) => {
+          backups = [];
+          for (const t of engine.tableSpecs()) {
+            const table = engine.tableName(cur.releaseId, t.name);
+            const b = await backupTable(engine, table, `${table}-teardown`);
+            if (b) backups.push(b);
+          }
+        },
+      },
+      { name: 'stop-app', done: () => false, run: async (cur) => void (await engine.target.stopRelease(cur.releaseId)) },
+      {
+        name: 'destroy',
+        done: () => false,
+        run: async (cur) => {
+          if (!cur.checkpoints.ami) return; // never deployed
+          const deployer = await engine.deployer([engine.releaseSpec(cur)]);
+          await deployer.destroy([engine.stackName(cur.releaseId)]);
+        },
+      },
+      {
+        name: 'ami',
+        done: () => false,
+        run: async (cur) => {
+          const amiId = cur.checkpoints.ami?.amiId;
+          if (!amiId) return;
+          const others = (await engine.store.list()).filter((o) => o.releaseId !== cur.releaseId && !o.checkpoints.tornDown && o.checkpoints.ami?.amiId === amiId);
+          if (others.length === 0) await baker.deregister(amiId);
+        },
+      },
+      {
+        name: 'done',
+        done: (cur) => Boolean(cur.checkpoints.tornDown),
+        run: async (cur) => {
+          const state = await engine.store.appState();
+          if (state.previous === cur.releaseId) await engine.store.putAppState(state, { live: state.live, previous: null });
+          return { tornDown: { at: engine.nowIso(), backups } };
+        },
+      },
+    ],
+    lock,
+  );
+  const phase = phaseOf(r, await engine.store.appState());
+  RELEASE_IO.RELEASE_I3110.emit(engine.io, `release ${r.releaseId} is ${phase}`, { releaseId: r.releaseId, phase });
+  return { releaseId: r.releaseId, phase, record: r };
+}
+
+/** Every sync that reads or writes a release's tables. */
+async function syncPairsOf(engine: ReleaseEngine, r: ReleaseRecord): Promise<SyncPair[]> {
+  const pairs: SyncPair[] = [];
+  const src = r.checkpoints.forwardSync?.sourceReleaseId;
+  if (src) pairs.push({ direction: 'forward', sourceReleaseId: src, targetReleaseId: r.releaseId });
+  if (r.checkpoints.reverseSync) pairs.push({ direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: r.checkpoints.reverseSync.targetReleaseId });
+  for (const o of await engine.store.list()) {
+    if (o.checkpoints.forwardSync?.sourceReleaseId === r.releaseId) pairs.push({ direction: 'forward', sourceReleaseId: r.releaseId, targetReleaseId: o.releaseId });
+    if (o.checkpoints.reverseSync?.targetReleaseId === r.releaseId) pairs.push({ direction: 'reverse', sourceReleaseId: o.releaseId, targetReleaseId: r.releaseId });
+  }
+  return pairs;
+}
+
+export interface GcResult {
+  readonly collected: readonly { readonly releaseId: string; readonly reason: string }[];
+}
+
+/** Tears down branch stacks whose branch no longer exists in the repository or whose TTL passed. */
+export async function gcVerb(engine: ReleaseEngine, options: { readonly noBackup?: boolean } = {}): Promise<GcResult> {
+  await engine.requireEdge();
+  const ttlMs = engine.definition.config.branchTtlHours * 3_600_000;
+  const candidates: { record: ReleaseRecord; reason: string }[] = [];
+  for (const r of await engine.store.list()) {
+    if (!r.branch || r.checkpoints.tornDown) continue;
+    if (!(await branchExists(engine.repoDir, r.branch))) candidates.push({ record: r, reason: `branch ${r.branch} no longer exists` });
+    else if (engine.clock() - Date.parse(r.createdAt) > ttlMs) candidates.push({ record: r, reason: `older than ${engine.definition.config.branchTtlHours} h` });
+  }
+  if (candidates.length === 0) return { collected: [] };
+  return AppLock.with({ ledger: engine.ledger, command: 'gc' }, async (lock) => {
+    const collected: { releaseId: string; reason: string }[] = [];
+    for (const c of candidates) {
+      await teardownLocked(engine, c.record, { noBackup: options.noBackup }, lock);
+      RELEASE_IO.RELEASE_I3114.emit(engine.io, `collected ${c.record.releaseId}: ${c.reason}`, { stack: engine.stackName(c.record.releaseId), releaseId: c.record.releaseId, kind: c.reason });
+      collected.push({ releaseId: c.record.releaseId, reason: c.reason });
+    }
+    return { collected };
+  });
+}
+
+async function branchExists(repoDir: string, branch: string): Promise<boolean> {
+  try {
+    await run('git', ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoDir });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The read-only verbs: `status` (every release now), `history` (every release's outcome, who,
+ * when, how long) and `plan` (what a release of a sha would do, changing nothing). Each returns
+ * plain data; the CLI renders it as a table or as JSON.
+ */
+import { DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { userError } from '../errors';
+import { resolveSha } from '../infra/git';
+import { DeadLetters, SegmentTasks } from '../ledger';
+import { releaseIdFromSha } from '../manifest/table-manifest';
+import { copyJobId } from './data-steps';
+import { dataVersionsAt } from './definition';
+import type { ReleaseEngine } from './engine';
+import { phaseOf, type Phase } from './phase';
+import type { GateSnapshot, ReleaseRecord } from './release-record';
+import { readSyncStatus, type SyncPair } from './sync-daemon';
+import { isSyncAlive } from './sync-launcher';
+
+export interface SyncView {
+  readonly direction: SyncPair['direction'];
+  readonly from: string;
+  readonly to: string;
+  readonly running: boolean;
+  readonly lagMs: number | null;
+  readonly caughtUp: boolean;
+  readonly error?: string;
+}
+
+export interface ReleaseStatus {
+  readonly releaseId: string;
+  readonly sha?: string;
+  readonly branch?: string;
+  readonly phase: Phase;
+  readonly live: boolean;
+  readonly previous: boolean;
+  readonly dataVersions: Readonly<Record<string, number>>;
+  /** Per table: segments COMPLETED of all, items read. */
+  readonly copy: Readonly<Record<string, { readonly completed: number; readonly segments: number; readonly itemsRead: number; readonly dead: number }>>;
+  readonly syncs: readonly SyncView[];
+  readonly deadLetters: number;
+  readonly gates?: GateSnapshot;
+  readonly failed?: ReleaseRecord['checkpoints']['failed'];
+}
+
+export interface StatusView {
+  readonly app: string;
+  readonly live: string | null;
+  readonly previous: string | null;
+  readonly releases: readonly ReleaseStatus[];
+}
+
+export async function statusView(engine: ReleaseEngine, options: { readonly all?: boolean } = {}): Promise<StatusView> {
+  const edge = await engine.edge();
+  if (!edge) return { app: engine.app, live: null, previous: null, releases: [] };
+  const app = await engine.store.appState();
+  const records = (await engine.store.list()).filter((r) => options.all || !r.checkpoints.tornDown);
+  const releases: ReleaseStatus[] = [];
+  for (const r of records) {
+    const copy: Record<string, { completed: number; segments: number; itemsRead: number; dead: number }> = {};
+    let deadLetters = 0;
+    for (const t of engine.tableSpecs()) {
+      const jobId = copyJobId(r.releaseId, t.name);
+      const tasks = new SegmentTasks(engine.ledger, jobId);
+      if (await tasks.getJob()) {
+        const s = await tasks.summary();
+        copy[t.name] = { completed: s.byStatus.COMPLETED, segments: s.segments, itemsRead: s.itemsRead, dead: s.byStatus.DEAD };
+      }
+      deadLetters += await new DeadLetters(engine.ledger, jobId).count();
+    }
+    const syncs: SyncView[] = [];
+    const pairs: SyncPair[] = [];
+    if (r.checkpoints.forwardSync) pairs.push({ direction: 'forward', sourceReleaseId: r.checkpoints.forwardSync.sourceReleaseId, targetReleaseId: r.releaseId });
+    if (r.checkpoints.reverseSync) pairs.push({ direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: r.checkpoints.reverseSync.targetReleaseId });
+    for (const pair of pairs) {
+      const s = await readSyncStatus(engine.ledger, pair);
+      syncs.push({
+        direction: pair.direction,
+        from: pair.sourceReleaseId,
+        to: pair.targetReleaseId,
+        running: isSyncAlive(s, engine.clock()),
+        lagMs: s ? s.lagMs : null,
+        caughtUp: Boolean(s?.caughtUp),
+        ...(s?.error ? { error: s.error } : {}),
+      });
+    }
+    releases.push({
+      releaseId: r.releaseId,
+      ...(r.sha ? { sha: r.sha } : {}),
+      ...(r.branch ? { branch: r.branch } : {}),
+      phase: phaseOf(r, app),
+      live: app.live === r.releaseId,
+      previous: app.previous === r.releaseId,
+      dataVersions: r.dataVersions,
+      copy,
+      syncs,
+      deadLetters,
+      ...(r.checkpoints.gates ? { gates: r.checkpoints.gates } : {}),
+      ...(r.checkpoints.failed ? { failed: r.checkpoints.failed } : {}),
+    });
+  }
+  return { app: engine.app, live: app.live, previous: app.previous, releases };
+}
+
+export interface HistoryEntry {
+  readonly releaseId: string;
+  readonly sha?: string;
+  readonly branch?: string;
+  readonly outcome: Phase;
+  readonly by: string;
+  readonly at: string;
+  /** Seconds each verb's steps took, summed, e.g. { release: 412.3, promote: 31.0 }. */
+  readonly durations: Readonly<Record<string, number>>;
+  readonly promotedAt?: string;
+  readonly rolledBackAt?: string;
+  readonly tornDownAt?: string;
+  readonly failed?: string;
+}
+
+export async function historyView(engine: ReleaseEngine): Promise<HistoryEntry[]> {
+  if (!(await engine.edge())) return [];
+  const app = await engine.store.appState();
+  return (await engine.store.list()).map((r) => {
+    const durations: Record<string, number> = {};
+    for (const [key, t] of Object.entries(r.steps)) {
+      if (!t.endedAt) continue;
+      const verb = key.split(':')[0];
+      durations[verb] = Math.round(((durations[verb] ?? 0) + (Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000) * 10) / 10;
+    }
+    const c = r.checkpoints;
+    return {
+      releaseId: r.releaseId,
+      ...(r.sha ? { sha: r.sha } : {}),
+      ...(r.branch ? { branch: r.branch } : {}),
+      outcome: phaseOf(r, app),
+      by: r.createdBy,
+      at: r.createdAt,
+      durations,
+      ...(c.promoted ? { promotedAt: c.promoted.at } : {}),
+      ...(c.rolledBackAt ? { rolledBackAt: c.rolledBackAt } : {}),
+      ...(c.tornDown ? { tornDownAt: c.tornDown.at } : {}),
+      ...(c.failed ? { failed: `${c.failed.step}: ${c.failed.message}` } : {}),
+    };
+  });
+}
+
+export interface TablePlan {
+  readonly table: string;
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly migrations: readonly string[];
+  readonly reversible: boolean;
+  readonly sourceItems: number;
+  readonly sourceBytes: number;
+}
+
+export interface PlanView {
+  readonly releaseId: string;
+  readonly sha: string;
+  readonly copyFrom: string | null;
+  readonly stackChanges: number;
+  readonly tables: readonly TablePlan[];
+  readonly estimatedCopySeconds: number;
+  readonly streamRetentionSeconds: number;
+  readonly fitsRetention: boolean;
+  readonly losslessRollback: boolean;
+}
+
+export const PLAN_EXCEEDS_RETENTION = 'PLAN_EXCEEDS_RETENTION';
+
+/** What `release --sha` would do. Changes nothing (the stack diff is a template diff). */
+export async function planView(engine: ReleaseEngine, ref: string): Promise<PlanView> {
+  const sha = await resolveSha(engine.repoDir, ref);
+  const releaseId = releaseIdFromSha(sha);
+  const versions = await dataVersionsAt(engine.repoDir, sha, engine.definition);
+  const edge = await engine.edge();
+  const app = edge ? await engine.store.appState() : { live: null };
+  const live = app.live ? await engine.store.get(app.live) : undefined;
+  const existing = edge ? await engine.store.get(releaseId) : undefined;
+  const amiId = existing?.checkpoints.ami?.amiId ?? 'ami-00000000000000000';
+  const deployer = await engine.deployer([{ releaseId, sha, amiId }]);
+  const [diff] = edge ? await deployer.diff([engine.stackName(releaseId)]) : [{ changes: -1 }];
+  const tables: TablePlan[] = [];
+  for (const spec of engine.tableSpecs()) {
+    const from = live?.dataVersions[spec.name] ?? 1;
+    const to = versions[spec.name] ?? 1;
+    const registry = engine.definition.migrations;
+    const migrations = registry
+      .migrationsOf(spec.name)
+      .filter((m) => (to >= from ? m.version > from && m.version <= to : m.version > to && m.version <= from))
+      .map((m) => `v${m.version}: ${m.description}${m.down ? '' : ' (no down)'}`);
+    const size = live ? await tableSize(engine, engine.tableName(live.releaseId, spec.name)) : { items: 0, bytes: 0 };
+    tables.push({ table: spec.name, fromVersion: from, toVersion: to, migrations, reversible: registry.chainIsReversible(spec.name, from, to), sourceItems: size.items, sourceBytes: size.bytes });
+  }
+  const items = tables.reduce((n, t) => n + t.sourceItems, 0);
+  const estimatedCopySeconds = Math.ceil(items / engine.definition.config.copyItemsPerSecond);
+  const streamRetentionSeconds = engine.definition.config.streamRetentionHours * 3600;
+  return {
+    releaseId,
+    sha,
+    copyFrom: live?.releaseId ?? null,
+    stackChanges: diff.changes,
+    tables,
+    estimatedCopySeconds,
+    streamRetentionSeconds,
+    // Copy and catch-up must end well inside retention: half of it, so a slow day still fits.
+    fitsRetention: estimatedCopySeconds <= streamRetentionSeconds / 2,
+    losslessRollback: tables.every((t) => t.reversible),
+  };
+}
+
+/** Throws when the plan's copy would not finish inside the stream retention. */
+export function assertPlanFits(plan: PlanView): void {
+  if (plan.fitsRetention) return;
+  throw userError(PLAN_EXCEEDS_RETENTION, `the copy of ${plan.tables.reduce((n, t) => n + t.sourceItems, 0)} items would take ~${plan.estimatedCopySeconds} s, more than half the stream retention (${plan.streamRetentionSeconds} s)`, {
+    fix: 'run more copy workers (npm run worker) and raise copyItemsPerSecond in release/app.ts to what they reach',
+  });
+}
+
+async function tableSize(engine: ReleaseEngine, table: string): Promise<{ items: number; bytes: number }> {
+  try {
+    const t = (await engine.dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table;
+    return { items: t?.ItemCount ?? 0, bytes: t?.TableSizeBytes ?? 0 };
+  } catch (e) {
+    if (e instanceof ResourceNotFoundException) return { items: 0, bytes: 0 };
+    throw e;
+  }
+}

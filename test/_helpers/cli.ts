@@ -1,0 +1,85 @@
+/**
+ * Runs the real CLI (bin/cli.ts) as a child process with `--json`, against this test run's local
+ * AWS, under an app name of the test's own. It can SIGKILL the child when a given message appears,
+ * as a crash at that point would.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../../lib/local/paths';
+
+export interface CliMessage {
+  readonly level: string;
+  readonly code: string;
+  readonly message: string;
+  readonly data?: Record<string, unknown>;
+}
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly killed: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly messages: readonly CliMessage[];
+  /** The last stdout line, parsed (the verb's result with --json), or undefined. */
+  readonly result: unknown;
+}
+
+export interface RunCliOptions {
+  readonly app: string;
+  readonly repo: string;
+  /** SIGKILL the CLI when a message satisfies this. @default - never */
+  readonly killWhen?: (m: CliMessage) => boolean;
+  readonly env?: Record<string, string>;
+}
+
+export function runCli(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '--repo', options.repo, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, STACKSHIFT_APP: options.app, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  let killed = false;
+  const messages: CliMessage[] = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    pending += d.toString();
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let m: CliMessage | undefined;
+      try {
+        m = JSON.parse(line) as CliMessage;
+      } catch {
+        continue;
+      }
+      messages.push(m);
+      if (!killed && options.killWhen?.(m)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const last = stdout.trim().split('\n').pop();
+      let result: unknown;
+      try {
+        result = last ? JSON.parse(last) : undefined;
+      } catch {
+        result = undefined;
+      }
+      resolve({ code, killed, stdout, stderr, messages, result });
+    });
+  });
+}
+
+/** The codes of the messages, for asserting on codes rather than text. */
+export function codes(run: CliRun): string[] {
+  return run.messages.map((m) => m.code);
+}

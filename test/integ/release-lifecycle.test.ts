@@ -1,0 +1,207 @@
+/**
+ * The whole lifecycle through the real CLI against local AWS: release v1 → promote → seed →
+ * release v2 (killed with SIGKILL mid-copy, re-run) → promote → a write on v2 → rollback (the write
+ * is on v1) → promote again → teardown of v1; a branch stack and gc; two concurrent releases; and
+ * every bad input (one line, exit 1, no state). Each data path ends with verify = 0.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCopy } from '../../lib/data/verify/verify-copy';
+import { RecordingIoHost } from '../../lib/io';
+import { physicalTableName } from '../../lib/manifest/table-manifest';
+import { registry } from '../../release/migrations';
+import { createLedgerClient, Ledger } from '../../lib/ledger';
+import { ReleaseStore } from '../../lib/release/release-record';
+import { generateV1Products } from '../../examples/catalog/data';
+import { codes, runCli, type CliRun } from '../_helpers/cli';
+import { createReleaseRepo, type ReleaseRepo } from '../../examples/catalog/release-repo';
+import { putAll, PRODUCT_KEYS } from '../_helpers/tables';
+
+const stateDir = inject('localStateDir');
+const app = `lc${randomBytes(3).toString('hex')}`;
+let repo: ReleaseRepo;
+const cli = (args: string[], opts: { killWhen?: Parameters<typeof runCli>[1]['killWhen'] } = {}) => runCli(args, { app, repo: repo.dir, ...opts });
+const id = (sha: string) => `sha-${sha.slice(0, 12)}`;
+const store = () => new ReleaseStore(new Ledger({ tableName: `${app}-ledger`, client: createLedgerClient(new DynamoDBClient({})) }));
+
+/** The release's own app endpoint, from the local fleet's record. */
+function baseUrl(releaseId: string): string {
+  const rec = JSON.parse(fs.readFileSync(path.join(stateDir, 'fleet', `${releaseId}.json`), 'utf8')) as { host: string; port: number };
+  return `http://${rec.host}:${rec.port}`;
+}
+
+async function putProduct(url: string, productId: string, rev: number): Promise<void> {
+  const body = {
+    title: `Rollback proof rev ${rev}`,
+    artist: 'The Static Hours',
+    format: 'LP',
+    releaseYear: 1999,
+    description: 'written during the test',
+    channels: { US: { sku: `${productId}-US`, price: 1000 + rev, currency: 'USD', stock: 3, published: true } },
+    rev,
+  };
+  const r = await fetch(`${url}/products/${productId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(r.status).toBe(200);
+}
+
+async function getRev(url: string, productId: string): Promise<number | null> {
+  const r = await fetch(`${url}/products/${productId}`);
+  if (r.status === 404) return null;
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { rev?: number }).rev ?? -1;
+}
+
+function expectOk(run: CliRun): void {
+  if (run.code !== 0) throw new Error(`CLI exited ${run.code}:\n${run.stderr.slice(-3000)}`);
+}
+
+/** A user error: exit 1, one error line naming the code, no stack trace. */
+function expectUserError(run: CliRun, code: string): void {
+  expect(run.code, run.stderr.slice(-2000)).toBe(1);
+  const errors = run.messages.filter((m) => m.level === 'error');
+  expect(errors).toHaveLength(1);
+  expect(errors[0].data?.code).toBe(code);
+  expect(errors[0].message).not.toMatch(/\n\s+at /);
+}
+
+async function verifyProducts(from: string, to: string, fromV: number, toV: number): Promise<number> {
+  const result = await verifyCopy({
+    ioHost: new RecordingIoHost(),
+    sourceTable: physicalTableName(app, from, 'products'),
+    targetTable: physicalTableName(app, to, 'products'),
+    keyNames: PRODUCT_KEYS,
+    chain: registry.chain('products', fromV, toV, { keyNames: PRODUCT_KEYS }),
+  });
+  return result.differences;
+}
+
+describe('release lifecycle through the CLI', () => {
+  beforeAll(() => {
+    repo = createReleaseRepo();
+  });
+  afterAll(async () => {
+    // Stop what the test started that outlives it: sync daemons and app processes.
+    for (const r of (await store().list()).filter((x) => !x.checkpoints.tornDown)) {
+      await cli(['teardown', '--sha', r.sha!, '--force', '--no-backup']).catch(() => undefined);
+    }
+    fs.rmSync(repo.dir, { recursive: true, force: true });
+  });
+
+  it('rejects bad input with one line and no state', async () => {
+    // WHEN a sha that does not exist is released
+    expectUserError(await cli(['release', '--sha', 'deadbeefdeadbeef']), 'SHA_UNKNOWN');
+    // an invalid branch name
+    expectUserError(await cli(['release', '--branch', 'bad name!']), 'RELEASE_ID_INVALID');
+    // an invalid app name (config)
+    expectUserError(await runCli(['release', '--sha', repo.v1], { app: 'Bad_Name', repo: repo.dir }), 'CONFIG_INVALID');
+    // a dirty tree
+    fs.writeFileSync(path.join(repo.dir, 'dirty.txt'), 'x');
+    expectUserError(await cli(['release', '--sha', repo.v1]), 'TREE_DIRTY');
+    fs.rmSync(path.join(repo.dir, 'dirty.txt'));
+    // THEN nothing was recorded (the ledger may not even exist yet)
+    const records = await store().list().catch(() => []);
+    expect(records).toEqual([]);
+  });
+
+  it('releases v1, promotes it, releases v2 through a SIGKILL, promotes, rolls back and forward losing no write', async () => {
+    // GIVEN v1 released and promoted (the first release: no data to copy)
+    const v1 = id(repo.v1);
+    const v2 = id(repo.v2);
+    expectOk(await cli(['release', '--sha', repo.v1]));
+    // promote before READY is refused for an unknown release
+    expectUserError(await cli(['promote', '--sha', repo.v2]), 'RELEASE_UNKNOWN');
+    expectOk(await cli(['promote', '--sha', repo.v1]));
+    // teardown of the live release is refused
+    expectUserError(await cli(['teardown', '--sha', repo.v1]), 'TEARDOWN_LIVE');
+
+    // AND production data: 200 products in v1's per-channel shape
+    await putAll(physicalTableName(app, v1, 'products'), generateV1Products({ products: 200 }));
+
+    // WHEN v2 is released and killed with SIGKILL once its copy has started
+    const killed = await cli(['release', '--sha', repo.v2], { killWhen: (m) => m.code === 'STEP_I3100' && m.data?.step === 'copy' });
+    expect(killed.killed).toBe(true);
+    const phaseAfterKill = (await store().get(v2))!;
+    expect(phaseAfterKill.checkpoints.readyAt).toBeUndefined();
+    // AND run again: it continues from its checkpoints to READY
+    const resumed = await cli(['release', '--sha', repo.v2]);
+    expectOk(resumed);
+    expect(codes(resumed)).toContain('STEP_I3102'); // steps already done were skipped
+    expect(resumed.result).toMatchObject({ releaseId: v2, phase: 'Ready' });
+    expect(await verifyProducts(v1, v2, 1, 2)).toBe(0);
+
+    // AND a write on v1 after READY reaches v2 through the forward sync
+    await putProduct(baseUrl(v1), 'lc-forward', 1);
+
+    // WHEN v2 is promoted (in two weighted steps)
+    expectOk(await cli(['promote', '--sha', repo.v2, '--steps', '50,100', '--interval', '0s']));
+    expect(await getRev(baseUrl(v2), 'lc-forward')).toBe(1);
+    // AND a client writes on v2
+    await putProduct(baseUrl(v2), 'lc-rollback', 7);
+
+    // WHEN rolled back
+    const rb = await cli(['rollback']);
+    expectOk(rb);
+    // THEN v1 is live and has the write made on v2 (through down)
+    expect(await getRev(baseUrl(v1), 'lc-rollback')).toBe(7);
+    expect((await store().appState()).live).toBe(v1);
+
+    // WHEN promoted again and v1 torn down (refused inside the rollback window, then forced)
+    expectOk(await cli(['promote', '--sha', repo.v2]));
+    expectUserError(await cli(['teardown', '--sha', repo.v1]), 'TEARDOWN_IN_WINDOW');
+    expect(await verifyProducts(v1, v2, 1, 2)).toBe(0);
+    const td = await cli(['teardown', '--sha', repo.v1, '--force']);
+    expectOk(td);
+    expect((td.result as { backups: string[] }).backups.length).toBeGreaterThan(0);
+
+    // THEN status and history tell the story
+    const status = await cli(['status', '--all']);
+    expectOk(status);
+    const view = status.result as { live: string; releases: { releaseId: string; phase: string }[] };
+    expect(view.live).toBe(v2);
+    expect(view.releases.find((r) => r.releaseId === v1)?.phase).toBe('TornDown');
+    const history = await cli(['history']);
+    expectOk(history);
+    const entries = history.result as { releaseId: string; durations: Record<string, number> }[];
+    expect(entries.find((e) => e.releaseId === v2)?.durations).toHaveProperty('promote');
+  });
+
+  it('refuses a second mutating command while one holds the app lock', async () => {
+    const sha = repo.commit('a third commit');
+    const first = cli(['release', '--sha', sha]);
+    // Wait until the first holds the lock (its first step started), then try a second.
+    const deadline = Date.now() + 60_000;
+    let second: CliRun | undefined;
+    while (Date.now() < deadline) {
+      const holder = await store().ledger.client.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: `${app}-ledger`, Key: { pk: 'APP', sk: 'LOCK' } }));
+      if (holder.Item) {
+        second = await cli(['release', '--sha', sha]);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(second).toBeDefined();
+    expectUserError(second!, 'LOCK_HELD');
+    expectOk(await first);
+  });
+
+  it('makes a branch stack with a copy of production data, and gc collects it once the branch is gone', async () => {
+    repo.git('branch', 'feature/lc');
+    const released = await cli(['release', '--branch', 'feature/lc']);
+    expectOk(released);
+    const branchId = 'br-feature-lc';
+    expect(released.result).toMatchObject({ releaseId: branchId, phase: 'Ready' });
+    const live = (await store().appState()).live!;
+    expect(await verifyProducts(live, branchId, 2, 2)).toBe(0);
+
+    // WHEN the branch is deleted, gc tears the stack down
+    repo.git('branch', '-D', 'feature/lc');
+    const gc = await cli(['gc', '--no-backup']);
+    expectOk(gc);
+    expect(gc.result).toMatchObject({ collected: [{ releaseId: branchId }] });
+    expect((await store().get(branchId))?.checkpoints.tornDown).toBeDefined();
+  });
+});
