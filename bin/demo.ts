@@ -37,7 +37,7 @@ runMain(io, async () => {
   // every run starts clean, and a development set is never touched.
   const stateDir = process.env.STACKSHIFT_LOCAL_STATE_DIR ?? path.join(defaultStateDir(), `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const t0 = Date.now();
-  const { state } = await startLocalAws({ ioHost: io, stateDir });
+  const { state, started } = await startLocalAws({ ioHost: io, stateDir });
   Object.assign(process.env, localAwsEnv(state), { STACKSHIFT_LOCAL_STATE_DIR: stateDir });
   const localAwsSeconds = Math.round((Date.now() - t0) / 100) / 10;
   const samples: DemoSample[] = [];
@@ -63,7 +63,8 @@ runMain(io, async () => {
       const fleet = new LocalFleet({ stateDir });
       for (const m of fs.existsSync(fleetDir) ? fleet.list() : []) await fleet.stop(m.releaseId);
       await stopSyncDaemons(stateDir);
-      await stopLocalAws({ ioHost: io, stateDir });
+      // Only what this run started: a local AWS it found running (e.g. a test run's) stays up.
+      if (started.length > 0) await stopLocalAws({ ioHost: io, stateDir, services: started });
     } else {
       process.stderr.write(`local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir} npm run status\n`);
     }

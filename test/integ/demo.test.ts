@@ -1,0 +1,55 @@
+/**
+ * The main job at a small size (issue 6): `npm run demo -- --json` releases the catalog v1 → v2
+ * under traffic with a promote, a rollback, a second promote and a teardown, and its report's
+ * zero figures are the product's claim: no failed request, no lost acknowledged write.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../lib/local/paths';
+
+interface DemoJson {
+  readonly items: number;
+  readonly requests: number;
+  readonly failedRequests: number;
+  readonly acknowledgedWrites: number;
+  readonly lostWrites: number;
+  readonly copyItemsPerSec: number;
+  readonly lagP99Ms: number;
+  readonly lagSamples: number;
+  readonly phases: Record<string, number>;
+  readonly failures: unknown[];
+  readonly lost: unknown[];
+}
+
+function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin', 'demo.ts'), ...args], { cwd: REPO_ROOT, env: process.env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('npm run demo', () => {
+  it('releases v1 → v2 under traffic, promotes, rolls back, promotes again and tears v1 down with no failed request and no lost write', async () => {
+    // WHEN the demo runs at a small size on this run's local AWS
+    const run = await runDemo(['--items', '300', '--rate', '25', '--json']);
+    const last = run.stdout.trim().split('\n').pop() ?? '';
+    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    const report = JSON.parse(last) as DemoJson;
+
+    // THEN the report's zero figures hold, over real traffic and real writes
+    expect(report.items).toBe(900);
+    expect(report.requests).toBeGreaterThan(100);
+    expect(report.acknowledgedWrites).toBeGreaterThan(10);
+    expect({ failed: report.failedRequests, failures: report.failures }).toEqual({ failed: 0, failures: [] });
+    expect({ lost: report.lostWrites, which: report.lost }).toEqual({ lost: 0, which: [] });
+    expect(report.copyItemsPerSec).toBeGreaterThan(0);
+    expect(report.lagSamples).toBeGreaterThan(0);
+    // AND every phase ran
+    for (const phase of ['release v1', 'seed', 'promote v1', 'release v2', 'promote v2', 'rollback', 'promote v2 again', 'teardown v1', 'check writes']) {
+      expect(report.phases[phase], phase).toBeGreaterThan(0);
+    }
+  }, 600_000);
+});
