@@ -4,33 +4,21 @@
  *   { pk: PRODUCT#<id>, sk: CHANNEL#<US|GB|EU>, sku, title, artist, format, releaseYear, description,
  *     price, currency, stock, published, rev? }
  */
-import { QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { CHANNELS, listingOf, orderChannels, productPk, revOf, SHARED_FIELDS, type Channel, type Listing, type Product, type ProductBody } from './product';
-import { defaultDocumentClient, withTransactionRetry, type DynamoProductStoreProps, type ProductStore } from './store';
+import { DynamoProductStore, withTransactionRetry, type DynamoProductStoreProps, type ProductStore } from './store';
 
 const CHANNEL_PREFIX = 'CHANNEL#';
 
-export class ProductStoreV1 implements ProductStore {
+export class ProductStoreV1 extends DynamoProductStore implements ProductStore {
   public readonly dataVersion = 1;
-  private readonly table: string;
-  private readonly client: DynamoDBDocumentClient;
 
   public constructor(props: DynamoProductStoreProps) {
-    this.table = props.tableName;
-    this.client = props.client ?? defaultDocumentClient();
+    super(props);
   }
 
   public async get(id: string): Promise<Product | undefined> {
-    // A product's partition holds at most four small items: one page, no paginator needed.
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': productPk(id), ':prefix': CHANNEL_PREFIX },
-        ConsistentRead: true,
-      }),
-    );
-    return productFromV1Items(id, out.Items ?? []);
+    return productFromV1Items(id, await this.partition(productPk(id), CHANNEL_PREFIX));
   }
 
   public async put(id: string, body: ProductBody): Promise<void> {

@@ -6,34 +6,22 @@
  * `rev` lives on the listings, exactly where the migration's `up` puts a v1 item's extra attributes,
  * so the migration's `down` carries it back to v1 (a rollback keeps it).
  */
-import { QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { CHANNELS, listingOf, orderChannels, productPk, revOf, SHARED_FIELDS, type Channel, type Listing, type Product, type ProductBody } from './product';
-import { defaultDocumentClient, withTransactionRetry, type DynamoProductStoreProps, type ProductStore } from './store';
+import { DynamoProductStore, withTransactionRetry, type DynamoProductStoreProps, type ProductStore } from './store';
 
 const PRODUCT_SK = 'PRODUCT';
 const LISTING_PREFIX = 'LISTING#';
 
-export class ProductStoreV2 implements ProductStore {
+export class ProductStoreV2 extends DynamoProductStore implements ProductStore {
   public readonly dataVersion = 2;
-  private readonly table: string;
-  private readonly client: DynamoDBDocumentClient;
 
   public constructor(props: DynamoProductStoreProps) {
-    this.table = props.tableName;
-    this.client = props.client ?? defaultDocumentClient();
+    super(props);
   }
 
   public async get(id: string): Promise<Product | undefined> {
-    // A product's partition holds at most four small items: one page, no paginator needed.
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': productPk(id) },
-        ConsistentRead: true,
-      }),
-    );
-    return productFromV2Items(id, out.Items ?? []);
+    return productFromV2Items(id, await this.partition(productPk(id)));
   }
 
   public async put(id: string, body: ProductBody): Promise<void> {

@@ -3,7 +3,7 @@
  * the HTTP layer (app.ts) does not know which one it talks to.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Product, ProductBody } from './product';
 
 export interface ProductStore {
@@ -21,6 +21,31 @@ export interface DynamoProductStoreProps {
   readonly tableName: string;
   /** @default a client configured from the environment (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...) */
   readonly client?: DynamoDBDocumentClient;
+}
+
+/** What both storage versions share: the table, the client, and reading one product's partition. */
+export abstract class DynamoProductStore {
+  protected readonly table: string;
+  protected readonly client: DynamoDBDocumentClient;
+
+  protected constructor(props: DynamoProductStoreProps) {
+    this.table = props.tableName;
+    this.client = props.client ?? defaultDocumentClient();
+  }
+
+  /** The items of a product's partition (with a sort-key prefix), strongly consistent. */
+  protected async partition(pk: string, skPrefix?: string): Promise<Record<string, unknown>[]> {
+    // A product's partition holds at most four small items: one page, no paginator needed.
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+        ExpressionAttributeValues: skPrefix ? { ':pk': pk, ':prefix': skPrefix } : { ':pk': pk },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Items ?? [];
+  }
 }
 
 export function defaultDocumentClient(): DynamoDBDocumentClient {

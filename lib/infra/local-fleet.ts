@@ -18,6 +18,7 @@ import { silentIoHost, type IoHost } from '../io';
 import { make } from '../io/messages';
 import { displayPath } from '../local/paths';
 import { freePorts, LOOPBACK } from '../local/ports';
+import { readJsonFile } from '../local/json-file';
 import { isRunning, spawnDetached, tailOf, terminate, type TerminateOutcome } from '../local/processes';
 import type { Endpoint } from './deploy-target';
 
@@ -316,25 +317,7 @@ export class LocalFleet {
 }
 
 function readRecord(file: string): FleetRecord | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw corruptRecord(file, (err as Error).message);
-  }
-  const parsed = RECORD.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw corruptRecord(file, `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return readJsonFile(file, RECORD, (detail) => corruptRecord(file, detail));
 }
 
 function corruptRecord(file: string, detail: string) {

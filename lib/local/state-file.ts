@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { readJsonFile } from './json-file';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { userError } from '../errors';
@@ -65,25 +66,7 @@ export function isRunningLocalAws(state: LocalAwsState | undefined): state is Ru
  */
 export function readLocalAwsState(stateDir: string = defaultStateDir()): LocalAwsState | undefined {
   const file = stateFilePath(stateDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw corrupt(file, (err as Error).message, err);
-  }
-  const parsed = STATE.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw corrupt(file, `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return readJsonFile(file, STATE, (detail, cause) => corrupt(file, detail, cause));
 }
 
 /** Writes the state file atomically (a reader never sees half a file). */

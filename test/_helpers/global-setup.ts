@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { LocalFleet } from '../../lib/infra/local-fleet';
 import { defaultIoHost } from '../../lib/io';
 import { defaultStateDir, startLocalAws, stopLocalAws } from '../../lib/local';
 
@@ -25,6 +26,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('localStateDir', stateDir);
   process.env.STACKSHIFT_LOCAL_STATE_DIR = stateDir;
   return async () => {
+    // App processes the tests' releases started (a failed test may not have torn its release down).
+    const fleet = new LocalFleet({ stateDir });
+    for (const m of fleet.list()) await fleet.stop(m.releaseId);
     await stopLocalAws({ ioHost, stateDir });
     rmSync(stateDir, { recursive: true, force: true });
   };

@@ -8,17 +8,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DNS_IO } from '../../lib/dns/messages';
 import { ROUTE_INSYNC_TIMEOUT, ROUTE_TARGETS_INVALID, shiftTraffic, TrafficRouter, type WeightedTarget } from '../../lib/dns/traffic-router';
-import { ReleaseError } from '../../lib/errors';
 import { RecordingIoHost } from '../../lib/io';
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
+import { rejection } from '../_helpers/rejection';
 
 // Fault injection only: the happy paths run against moto in test/integ/dns-traffic.test.ts.
 describe('TrafficRouter (faults injected into a mocked Route 53)', () => {

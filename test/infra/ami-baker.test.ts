@@ -14,10 +14,10 @@ import {
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ReleaseError } from '../../lib/errors';
 import { RecordingIoHost } from '../../lib/io';
 import { AmiBaker, BAKE_IMAGE_FAILED, BAKE_INPUT_INVALID, BAKE_TIMEOUT, type BakeOptions } from '../../lib/infra/ami-baker';
 import { BAKE_IO } from '../../lib/infra/bake-messages';
+import { rejection } from '../_helpers/rejection';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 const OPTIONS: BakeOptions = {
@@ -29,15 +29,6 @@ const OPTIONS: BakeOptions = {
   userData: '#!/bin/sh\ntrue\n',
 };
 const NAME = 'catalog-sha-0123456789ab';
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
 
 const ec2Error = (name: string) => Object.assign(new Error(name), { name });
 const img = (ImageId: string, State: Image['State'], extra: Partial<Image> = {}): Image => ({ ImageId, State, Name: NAME, ...extra });

@@ -9,6 +9,7 @@ import { RecordingIoHost } from '../../lib/io';
 import { APP_DIR_INVALID, APP_DIR_MISSING, buildArtifact, DOCKER_BUILD_FAILED, normalizeAppDir, TarNormalizer } from '../../lib/infra/artifact-builder';
 import { BAKE_IO } from '../../lib/infra/bake-messages';
 import { GIT_REPO_MISSING, isDirty, resolveSha, SHA_UNKNOWN } from '../../lib/infra/git';
+import { rejection } from '../_helpers/rejection';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -52,15 +53,6 @@ function commit(repo: string, files: Record<string, string | null>, message = 'c
   const date = `${commitSeconds} +0000`;
   git(repo, ['commit', '-q', '--allow-empty', '-m', message], { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
   return git(repo, ['rev-parse', 'HEAD']);
-}
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
 }
 
 /**

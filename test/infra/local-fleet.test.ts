@@ -5,21 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpJson } from '../../examples/catalog/http-client';
 import { checkAcknowledgedWrites, startTraffic } from '../../examples/catalog/traffic';
-import { ReleaseError } from '../../lib/errors';
 import { RecordingIoHost } from '../../lib/io';
 import { LocalFleet, type FleetRecord } from '../../lib/infra/local-fleet';
 import { REPO_ROOT } from '../../lib/local/paths';
 import { isRunning } from '../../lib/local/processes';
 import { createTable, uniqueName } from '../_helpers/tables';
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
+import { rejection } from '../_helpers/rejection';
 
 /**
  * An "extracted artifact" the way the release engine lays it out: the app's directory copied

@@ -16,10 +16,10 @@ import {
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ReleaseError } from '../../lib/errors';
 import { RecordingIoHost } from '../../lib/io';
 import { AmiBaker, BAKE_IMAGE_NOT_OURS, BAKE_TAGS, DEFAULT_BASE_IMAGE_PARAMETER, type BakeOptions } from '../../lib/infra/ami-baker';
 import { BAKE_IO } from '../../lib/infra/bake-messages';
+import { rejection } from '../_helpers/rejection';
 
 // GIVEN moto's EC2 and SSM (started by the global setup); each test bakes for an app of its own
 const ec2 = new EC2Client({});
@@ -57,15 +57,6 @@ async function image(amiId: string) {
 }
 
 const tags = (resource: { Tags?: { Key?: string; Value?: string }[] } | undefined) => Object.fromEntries((resource?.Tags ?? []).map((t) => [t.Key, t.Value]));
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
 
 describe('AmiBaker on moto EC2', () => {
   let io: RecordingIoHost;

@@ -4,8 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DNS_IO } from '../../lib/dns/messages';
 import { listRecordSetsOf } from '../../lib/dns/record-sets';
 import { ROUTE_RECORD_CONFLICT, ROUTE_UNHEALTHY, shiftTraffic, TrafficRouter, type WeightedTarget } from '../../lib/dns/traffic-router';
-import { ReleaseError } from '../../lib/errors';
 import { RecordingIoHost } from '../../lib/io';
+import { rejection } from '../_helpers/rejection';
 
 // GIVEN moto's Route 53 (started by the global setup); each test gets a zone of its own
 const route53 = new Route53Client({});
@@ -13,15 +13,6 @@ const A = { releaseId: 'sha-aaaaaaaaaaaa', dnsName: 'a-123.us-east-1.elb.amazona
 const B = { releaseId: 'sha-bbbbbbbbbbbb', dnsName: 'b-456.us-east-1.elb.amazonaws.com' };
 const C = { releaseId: 'sha-cccccccccccc', dnsName: 'c-789.us-east-1.elb.amazonaws.com' };
 const noSleep = async () => undefined;
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
 
 const byId = (targets: WeightedTarget[]) => Object.fromEntries(targets.map((t) => [t.releaseId, t.weight]));
 

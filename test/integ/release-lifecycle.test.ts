@@ -121,11 +121,22 @@ describe('release lifecycle through the CLI', () => {
     // AND production data: 200 products in v1's per-channel shape
     await putAll(physicalTableName(app, v1, 'products'), generateV1Products({ products: 200 }));
 
+    // WHEN v2 is planned: nothing changes, and the plan names the migration and a lossless rollback
+    const plan = await cli(['plan', '--sha', repo.v2]);
+    expectOk(plan);
+    expect(plan.result).toMatchObject({ releaseId: v2, copyFrom: v1, losslessRollback: true, fitsRetention: true });
+    const products = (plan.result as { tables: { table: string; fromVersion: number; toVersion: number; migrations: string[]; sourceItems: number }[] }).tables.find((t) => t.table === 'products')!;
+    expect(products).toMatchObject({ fromVersion: 1, toVersion: 2, sourceItems: 600 });
+    expect(products.migrations).toHaveLength(1);
+    expect(await store().get(v2)).toBeUndefined();
+
     // WHEN v2 is released and killed with SIGKILL once its copy has started
     const killed = await cli(['release', '--sha', repo.v2], { killWhen: (m) => m.code === 'STEP_I3100' && m.data?.step === 'copy' });
     expect(killed.killed).toBe(true);
     const phaseAfterKill = (await store().get(v2))!;
     expect(phaseAfterKill.checkpoints.readyAt).toBeUndefined();
+    // AND promote of the unfinished release is refused
+    expectUserError(await cli(['promote', '--sha', repo.v2]), 'PROMOTE_NOT_READY');
     // AND run again: it continues from its checkpoints to READY
     const resumed = await cli(['release', '--sha', repo.v2]);
     expectOk(resumed);

@@ -4,22 +4,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReleaseError } from '../../lib/errors';
 import { RecordingIoHost } from '../../lib/io';
 import { readLocalAwsState, startLocalAws, stateFilePath, stopLocalAws, writeLocalAwsState } from '../../lib/local';
 import { isRunning } from '../../lib/local/processes';
+import { rejection } from '../_helpers/rejection';
 
 /** Ignore STACKSHIFT_*_PORT from the caller's shell: these tests choose their own ports. */
 const NO_PORT_ENV = {};
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'stackshift-local-'));

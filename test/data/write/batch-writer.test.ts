@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Item, KeyNames } from '../../../lib/data/item';
 import { BatchWriter, type WriteRequest, type WriteRetryEvent } from '../../../lib/data/write/batch-writer';
-import { ReleaseError } from '../../../lib/errors';
+import { rejection } from '../../_helpers/rejection';
 
 const TABLE = 'target';
 const KEYS: KeyNames = { partitionKey: 'pk', sortKey: 'sk' };
@@ -43,15 +43,6 @@ class FakeTable {
 const id = (item: Record<string, unknown>) => `${String(item.pk)}#${String(item.sk)}`;
 const itemsOf = (n: number, tag = 'v1'): Item[] => Array.from({ length: n }, (_, i) => ({ pk: `p${i % 7}`, sk: i, tag }));
 const puts = (items: Item[]): WriteRequest[] => items.map((put) => ({ put }));
-
-async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
-  return err;
-}
 
 describe('BatchWriter (mocked DynamoDB)', () => {
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
