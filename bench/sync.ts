@@ -1,18 +1,25 @@
 /**
- * npm run bench:sync -- [--items N] [--writes-per-sec W] [--after-seconds S] [--json]
+ * npm run bench:sync -- [--items N] [--writes-per-sec W] [--warmup-seconds U] [--after-seconds S] [--json]
  *
  * One run, one emulator, one item shape (the example catalog, ~300-byte v1 items), under live v1
  * traffic of W operations/s (price/stock updates, inserts, channel and product deletes) that stamps
  * every put and update with `writtenAtMs`:
  *   copy      the copy engine (in-process) into an empty target, while the traffic runs
  *   backlog   the stream sync (copyJobId = the copy) replays everything since T0: the time until it
- *             first catches up (it applies a record written after it started, or a read comes back empty)
- *   steady    S more seconds of traffic: lag = apply time − writtenAtMs of every record written after
- *             that first catch-up (records of deletes carry no image and are not timed)
- * then the traffic stops, the sync drains (lag 0, no record for 1 s) and verify runs (must be 0).
+ *             first catches up (it applies a record written after it started)
+ *   warm-up   U more seconds of traffic: the sync works off what was written while it caught up
+ *             (at that moment it is as far behind as the catch-up took); timed, reported apart
+ *   steady    S more seconds of traffic: lag = apply time − writtenAtMs of every record written in
+ *             those S seconds (records of deletes carry no image and are not timed); a writer of its
+ *             own, so `writesPerSec` is the rate of these S seconds (`writesPerSecBeforeSteady` the
+ *             rate before, while the copy and the catch-up loaded the emulator)
+ * then the traffic stops, the running sync gets 1 s to apply the tail, and is stopped and run again
+ * until caught up (the drain); verify runs (must be 0).
  * The last line is one JSON object.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, UpdateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -26,7 +33,7 @@ import { verifyCopy } from '../lib/data/verify/verify-copy';
 import { BatchWriter } from '../lib/data/write/batch-writer';
 import { silentIoHost } from '../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../lib/ledger';
-import { localAwsEnv, startLocalAws } from '../lib/local';
+import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
 import { registry } from '../release/migrations';
 import { createTable } from '../test/_helpers/tables';
 import { runV1Writer } from '../test/_helpers/v1-writer';
@@ -37,23 +44,41 @@ const KEYS: KeyNames = { partitionKey: 'pk', sortKey: 'sk' };
 const opts = new Command('bench:sync')
   .addOption(new Option('--items <n>', 'source items (3 per product)').argParser(Number).default(30_000))
   .addOption(new Option('--writes-per-sec <n>', 'v1 operations a second on the source').argParser(Number).default(500))
-  .addOption(new Option('--after-seconds <n>', 'traffic kept up after the sync first caught up').argParser(Number).default(10))
-  .addOption(new Option('--writer-concurrency <n>', 'operations the writer keeps in flight (paced to --writes-per-sec)').argParser(Number).default(8))
+  .addOption(new Option('--warmup-seconds <n>', 'traffic after the first catch-up that is not measured as steady state').argParser(Number).default(5))
+  .addOption(new Option('--after-seconds <n>', 'traffic measured as steady state, after the warm-up').argParser(Number).default(10))
+  .addOption(new Option('--writer-concurrency <n>', 'operations the writer keeps in flight (paced to --writes-per-sec)').argParser(Number).default(64))
+  .addOption(new Option('--batch-limit <n>', 'records per GetRecords call of the sync').argParser(Number))
+  .addOption(new Option('--batches-in-flight <n>', 'batches of a shard the sync applies at once').argParser(Number))
   .addOption(new Option('--concurrency <n>', 'segments the copy works on at once').argParser(Number).default(8))
   .addOption(new Option('--write-concurrency <n>', 'BatchWriteItem calls the copy keeps in flight').argParser(Number).default(32))
   .option('--json', 'JSON lines progress on stderr')
   .parse()
-  .opts<{ items: number; writesPerSec: number; afterSeconds: number; writerConcurrency: number; concurrency: number; writeConcurrency: number; json?: boolean }>();
+  .opts<{ items: number; writesPerSec: number; warmupSeconds: number; afterSeconds: number; batchLimit?: number; batchesInFlight?: number; writerConcurrency: number; concurrency: number; writeConcurrency: number; json?: boolean }>();
 
 const log = (msg: string) => process.stderr.write(`${opts.json ? JSON.stringify({ bench: msg }) : `[bench] ${msg}`}\n`);
 const chain = registry.chain('products', 1, 2, { keyNames: KEYS });
 const products = Math.max(1, Math.round(opts.items / 3));
 const items = products * 3;
 const id = randomBytes(3).toString('hex');
+/** The live traffic; stopped in any case before the emulators are. */
+const traffic = new AbortController();
 
 async function main(): Promise<void> {
-  const { state } = await startLocalAws({ ioHost: silentIoHost });
+  // Emulators of this run's own: a DynamoDB Local that earlier runs (or tests) filled with stream
+  // records is slower, and would make runs incomparable.
+  const stateDir = mkdtempSync(join(defaultStateDir(), 'bench-sync-'));
+  const { state } = await startLocalAws({ ioHost: silentIoHost, stateDir });
   Object.assign(process.env, localAwsEnv(state));
+  try {
+    await measure();
+  } finally {
+    traffic.abort();
+    await stopLocalAws({ ioHost: silentIoHost, stateDir });
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function measure(): Promise<void> {
   const client = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 
   const source = `bench-sync-src-${id}`;
@@ -74,10 +99,16 @@ async function main(): Promise<void> {
   await waitUntilTableExists({ client: raw, maxWaitTime: 60 }, { TableName: source });
 
   // Live traffic from here to the end of the steady state.
-  const traffic = new AbortController();
+  // Two writers one after the other, so that the rate of the steady state (the one the lag is
+  // measured at) is known on its own: the first until the steady state starts, the second during it.
   log(`traffic: ${opts.writesPerSec} operations/s (${opts.writerConcurrency} in flight at most)`);
-  const writer = runV1Writer(source, { existingProducts: products, perSecond: opts.writesPerSec, signal: traffic.signal, concurrency: opts.writerConcurrency });
-  writer.catch(() => traffic.abort());
+  const beforeSteady = new AbortController();
+  const startWriter = (signal: AbortSignal, seed: number) => {
+    const w = runV1Writer(source, { existingProducts: products, perSecond: opts.writesPerSec, signal, concurrency: opts.writerConcurrency, seed });
+    w.catch(() => traffic.abort());
+    return w;
+  };
+  const writer = startWriter(AbortSignal.any([beforeSteady.signal, traffic.signal]), 7);
 
   // The copy, under traffic.
   const copy = await new CopyJob({
@@ -96,6 +127,7 @@ async function main(): Promise<void> {
 
   // The sync: backlog since T0, then steady state.
   const backlogLags: number[] = [];
+  const warmupLags: number[] = [];
   const steadyLags: number[] = [];
   let timedRecords = 0;
   let untimedRecords = 0;
@@ -111,6 +143,8 @@ async function main(): Promise<void> {
     keyNames: KEYS,
     chain,
     copyJobId: jobId,
+    batchLimit: opts.batchLimit,
+    batchesInFlight: opts.batchesInFlight,
     onBatch: (records: readonly StreamRecord[]) => {
       const now = Date.now();
       for (const record of records) {
@@ -120,10 +154,11 @@ async function main(): Promise<void> {
           continue;
         }
         timedRecords++;
-        if (caughtUpAt === undefined && writtenAtMs >= syncStart) {
-          caughtUpAt = now;
-        }
-        (caughtUpAt !== undefined && writtenAtMs > caughtUpAt ? steadyLags : backlogLags).push(now - writtenAtMs);
+        if (caughtUpAt === undefined && writtenAtMs >= syncStart) caughtUpAt = now;
+        const lag = now - writtenAtMs;
+        if (caughtUpAt === undefined || writtenAtMs < caughtUpAt) backlogLags.push(lag);
+        else if (writtenAtMs < caughtUpAt + opts.warmupSeconds * 1000) warmupLags.push(lag);
+        else if (writtenAtMs < caughtUpAt + (opts.warmupSeconds + opts.afterSeconds) * 1000) steadyLags.push(lag);
       }
     },
   });
@@ -141,22 +176,35 @@ async function main(): Promise<void> {
   if (caughtUpAt === undefined) await running; // the sync failed: its error ends the run
   const backlogCatchUpSeconds = (caughtUpAt! - syncStart) / 1000;
   const backlogRecords = timedRecords + untimedRecords;
-  log(`caught up after ${backlogCatchUpSeconds.toFixed(1)} s, ${backlogRecords} records; steady state for ${opts.afterSeconds} s`);
+  log(`caught up after ${backlogCatchUpSeconds.toFixed(1)} s, ${backlogRecords} records; warm-up ${opts.warmupSeconds} s, then steady state for ${opts.afterSeconds} s`);
 
-  // Steady state: S more seconds of traffic.
-  const steadyEnd = Date.now() + opts.afterSeconds * 1000;
-  while (Date.now() < steadyEnd && !settled) {
-    await sleep(Math.min(2000, Math.max(0, steadyEnd - Date.now())));
-    log(`steady: ${steadyLags.length} timed records, p50 ${percentile(steadyLags, 50)} ms, p99 ${percentile(steadyLags, 99)} ms`);
-  }
+  // Warm-up and steady state: U + S more seconds of traffic.
+  const steadyFrom = caughtUpAt! + opts.warmupSeconds * 1000;
+  const steadyEnd = steadyFrom + opts.afterSeconds * 1000;
+  const progress = async (until: number) => {
+    while (Date.now() < until && !settled) {
+      await sleep(Math.min(2000, Math.max(0, until - Date.now())));
+      log(
+        `warm-up: ${warmupLags.length} timed records, p99 ${percentile(warmupLags, 99)} ms; steady: ${steadyLags.length} timed records, p50 ${percentile(steadyLags, 50)} ms, p99 ${percentile(steadyLags, 99)} ms`,
+      );
+    }
+  };
+  await progress(steadyFrom);
+  beforeSteady.abort();
+  const steadyWriter = startWriter(traffic.signal, 8);
+  await progress(steadyEnd);
   traffic.abort();
-  const writes = await writer;
+  const [earlier, writes] = await Promise.all([writer, steadyWriter]);
   const writesPerSec = writes.operations / writes.seconds;
-  log(`traffic stopped: ${writes.operations} operations in ${writes.seconds.toFixed(1)} s = ${Math.round(writesPerSec)}/s (${JSON.stringify(writes)})`);
+  const all = { ...earlier };
+  for (const k of ['updates', 'inserts', 'channelDeletes', 'productDeletes', 'updatesMissed', 'operations'] as const) all[k] += writes[k];
+  log(`traffic stopped: ${writes.operations} operations in the ${writes.seconds.toFixed(1)} s of the steady state = ${Math.round(writesPerSec)}/s; before it ${Math.round(earlier.operations / earlier.seconds)}/s (${JSON.stringify(all)})`);
 
-  // Drain: every write is in the stream now (the writer has returned). Stop the running sync and run
-  // it once more until caught up: it resumes from its shard checkpoints and returns at the first
-  // empty read of every shard.
+  // Drain: every write is in the stream now (the writer has returned). The running sync applies the
+  // tail (the last steady records are timed as it applies them, not after a restart); then it is
+  // stopped and run once more until caught up: it resumes from its shard checkpoints and returns at
+  // the first empty read of every shard.
+  await sleep(1000);
   const drainStart = Date.now();
   stop.abort();
   const first = await running;
@@ -177,8 +225,9 @@ async function main(): Promise<void> {
       items,
       writesPerSec: round(writesPerSec, 1),
       writesPerSecTarget: opts.writesPerSec,
-      writerOperations: writes.operations,
-      writer: { updates: writes.updates, updatesMissed: writes.updatesMissed, inserts: writes.inserts, channelDeletes: writes.channelDeletes, productDeletes: writes.productDeletes },
+      writesPerSecBeforeSteady: round(earlier.operations / earlier.seconds, 1),
+      writerOperations: all.operations,
+      writer: { updates: all.updates, updatesMissed: all.updatesMissed, inserts: all.inserts, channelDeletes: all.channelDeletes, productDeletes: all.productDeletes },
       copySeconds: round(copy.seconds, 1),
       copyTargetItems: copy.itemsWritten,
       records: recordsApplied,
@@ -186,6 +235,7 @@ async function main(): Promise<void> {
       timedRecords,
       untimedRecords,
       steadyRecords: steadyLags.length,
+      steadyTimedRecordsPerSec: round(steadyLags.length / opts.afterSeconds, 1),
       lagP50Ms: percentile(steadyLags, 50),
       lagP90Ms: percentile(steadyLags, 90),
       lagP99Ms: percentile(steadyLags, 99),
@@ -193,6 +243,9 @@ async function main(): Promise<void> {
       backlogRecords,
       backlogCatchUpSeconds: round(backlogCatchUpSeconds, 1),
       backlogLagMaxMs: percentile(backlogLags, 100),
+      warmupSeconds: opts.warmupSeconds,
+      warmupRecords: warmupLags.length,
+      warmupLagMaxMs: percentile(warmupLags, 100),
       afterSeconds: opts.afterSeconds,
       drainSeconds: round(drainSeconds, 1),
       syncPuts: result.puts,

@@ -4,7 +4,8 @@
  *   npm run copy -- --job <id> --table products --source <t> --target <t>     create (or resume) and work on a copy
  *   npm run worker -- --job <id> --table products --source <t> --target <t>   join a copy job from another process
  *   npm run verify -- --job <id> --table products --source <t> --target <t>   two-way diff; exit 1 on any difference
- *   npm run sync -- --job <id> ...                                            follow the source's stream into the target (after the copy)
+ *   npm run sync -- --job <id> ...                                            follow the source's stream into the target (after the copy);
+ *                                                                             with --shared, several processes split its shards by leases
  *   npm run redrive -- --job <id> --table products --source <t> --target <t>  retry dead letters from the current source
  *
  * Options shared by all: --from-version/--to-version (default 1 → latest registered migration),
@@ -134,7 +135,10 @@ common(program.command('verify').description('two-way, transform-aware diff of s
 common(program.command('sync').description('follow the source table\'s stream into the target, through the migrations'))
   .option('--until-caught-up', 'stop once every shard is caught up (default: run until interrupted)')
   .option('--sync-id <id>', 'names the shard checkpoints (default: <job>#forward)')
-  .action(async (o: CommonOptions & { untilCaughtUp?: boolean; syncId?: string }) => {
+  .option('--shared', 'share the sync with other processes run with --shared: each reads the shards it holds a lease on')
+  .option('--worker-id <id>', 'this worker\'s name in the shard leases, unique per process (default: <host>:<pid>:<random>); implies --shared')
+  .addOption(new Option('--lease-seconds <n>', 'shard lease length: a worker that died holds its shards this long (default: 30); implies --shared').argParser(positiveInt))
+  .action(async (o: CommonOptions & { untilCaughtUp?: boolean; syncId?: string; shared?: boolean; workerId?: string; leaseSeconds?: number }) => {
     const { keyNames, chain, ledger } = setup(o);
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
@@ -147,6 +151,10 @@ common(program.command('sync').description('follow the source table\'s stream in
       keyNames,
       chain,
       copyJobId: o.job,
+      leases:
+        o.shared || o.workerId !== undefined || o.leaseSeconds !== undefined
+          ? { owner: o.workerId, leaseMs: o.leaseSeconds !== undefined ? o.leaseSeconds * 1000 : undefined }
+          : undefined,
     }).run({ signal: stop.signal, stopWhenCaughtUp: o.untilCaughtUp });
     printResult(o.json, result);
   });

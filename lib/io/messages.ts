@@ -81,6 +81,11 @@ export const DATA_IO = {
   STREAM_W5005: warn<{ shardId: string; sequenceNumber?: string }>('STREAM_W5005', 'a shard iterator expired and was renewed from the checkpoint'),
   STREAM_W5006: warn<{ operation: string; shardId?: string; attempt: number; delayMs: number; error: string }>('STREAM_W5006', 'a streams call was throttled or failed transiently; retrying after a backoff'),
   STREAM_I5007: info<StreamRunResultData>('STREAM_I5007', 'a stream reader stopped'),
+  // shard leases of a sync shared by several workers (lib/data/stream/shard-lease-keeper.ts)
+  STREAM_I5008: info<{ shardId: string; owner: string; takeover: boolean; previousOwner?: string }>('STREAM_I5008', "a worker claimed a shard's lease (a takeover when the previous holder's lease had expired)"),
+  STREAM_I5009: info<{ shardId: string; owner: string; reason: string }>('STREAM_I5009', "a worker released a shard's lease (handed over to a worker that joined, or stopped)"),
+  STREAM_W5010: warn<{ shardId: string; owner: string; reason: string }>('STREAM_W5010', "a worker lost a shard's lease (taken over, or not renewed in time) and stopped reading it"),
+  STREAM_W5011: warn<{ owner: string; error: string }>('STREAM_W5011', 'a lease heartbeat or release failed; leases not renewed in time expire and are taken over'),
   // stream apply (lib/data/stream/change-applier.ts); 51xx leaves 50xx to the stream reader
   SYNC_D5100: debug<SyncBatchData>('SYNC_D5100', 'a batch of stream records was applied to the target table'),
   SYNC_I5102: info<{ syncId: string; recordsApplied: number; puts: number; deletes: number; deadLetters: number; echoesSkipped: number; lagMs: number; stoppedBy: string }>('SYNC_I5102', 'a sync run stopped (caught up, aborted, or stream disabled)'),

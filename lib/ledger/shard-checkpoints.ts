@@ -15,16 +15,16 @@
  * records is not, and a rewind followed by a crash would not skip anything either — but two readers
  * on one shard is a bug worth stopping for).
  *
- * Leases: one reader process per stream for now, so nothing here is owner-conditional. A lease per
- * shard group (a parent and its descendants) would be one more record per group,
- * `sk = GROUP#<root shardId>` with `owner` and `leaseExpiresAt`, claimed and renewed the way
- * SegmentTasks claims segments, and `advance`/`finish` would add `AND #owner = :me` to their
- * conditions (the owner stored on the shard record, set on claim) — the same shape as
- * SegmentTasks.updateHeld.
+ * Leases (several workers on one sync, shard-leases.ts): the lease of a shard lives on its
+ * checkpoint record (`owner`, `leaseExpiresAt`), so a worker that lost a shard cannot move its
+ * checkpoint: `advance` and `finish` given an `owner` are conditional on `#owner = :me` and throw
+ * LEASE_LOST otherwise (the shape of SegmentTasks.updateHeld). Without an owner (one worker per
+ * sync, the default) nothing here is owner-conditional, as before leases existed.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateQuery, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../errors';
+import { LEASE_LOST } from './lease-lost';
 import type { Ledger } from './ledger';
 
 /** Digits of the zero-padded sequence key: DynamoDB sequence numbers have at most 40. */
@@ -51,6 +51,19 @@ export interface ShardCheckpoint {
   readonly updatedAt: string;
   /** ISO 8601. @default - not finished */
   readonly finishedAt?: string;
+  /** The worker holding the shard's lease (shard-leases.ts). @default - nobody */
+  readonly owner?: string;
+  /** Epoch ms, by the holder's clock. @default - no lease */
+  readonly leaseExpiresAt?: number;
+  /**
+   * Shared syncs: when the holder's last read that found nothing more started (epoch ms, its
+   * clock), while nothing was applied since. @default - not caught up (or not shared)
+   */
+  readonly caughtUpAt?: number;
+  /** Leases taken over from a worker whose lease had expired. */
+  readonly takeovers: number;
+  /** The holder before the last takeover. @default - none */
+  readonly previousOwner?: string;
 }
 
 export interface AdvanceShardOptions {
@@ -64,11 +77,15 @@ export interface AdvanceShardOptions {
   readonly lagMs: number;
   /** Kept when the record is first written. @default - none */
   readonly parentShardId?: string;
+  /** The worker advancing under its lease: refused with LEASE_LOST unless it holds it. @default - no lease (one worker per sync) */
+  readonly owner?: string;
 }
 
 export interface FinishShardOptions {
   /** Kept when the record is first written. @default - none */
   readonly parentShardId?: string;
+  /** The worker finishing under its lease (then released): LEASE_LOST unless it holds it. @default - no lease */
+  readonly owner?: string;
 }
 
 /** `sequenceNumber` zero-padded to 40 digits: string order is numeric order. Throws on anything but 1-40 digits. */
@@ -170,13 +187,23 @@ export class ShardCheckpoints {
       sets.push('parentShardId = if_not_exists(parentShardId, :parent)');
       values[':parent'] = options.parentShardId;
     }
+    const forward = 'finished = :false AND (attribute_not_exists(sequenceKey) OR sequenceKey <= :key)';
+    let condition = `attribute_not_exists(pk) OR (${forward})`;
+    let names: Record<string, string> | undefined;
+    if (options.owner !== undefined) {
+      // Under a lease the record exists (the claim wrote it) and names this worker.
+      condition = `#owner = :me AND ${forward}`;
+      names = { '#owner': 'owner' };
+      values[':me'] = options.owner;
+    }
     try {
       const out = await this.ledger.client.send(
         new UpdateCommand({
           TableName: this.ledger.tableName,
           Key: { pk: this.pk, sk: shardSk(shardId) },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_not_exists(pk) OR (finished = :false AND (attribute_not_exists(sequenceKey) OR sequenceKey <= :key))',
+          UpdateExpression: `SET ${sets.join(', ')}${options.owner !== undefined ? ' REMOVE caughtUpAt' : ''}`,
+          ConditionExpression: condition,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
@@ -184,7 +211,7 @@ export class ShardCheckpoints {
       return toCheckpoint(out.Attributes!);
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      throw await this.refusal(shardId, options.sequenceNumber);
+      throw await this.refusal(shardId, options.sequenceNumber, options.owner);
     }
   }
 
@@ -210,25 +237,40 @@ export class ShardCheckpoints {
       sets.push('parentShardId = if_not_exists(parentShardId, :parent)');
       values[':parent'] = options.parentShardId;
     }
-    const out = await this.ledger.client.send(
-      new UpdateCommand({
-        TableName: this.ledger.tableName,
-        Key: { pk: this.pk, sk: shardSk(shardId) },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return toCheckpoint(out.Attributes!);
+    // A finished shard needs no lease any more: it is released with the finish. A finish retried
+    // after a lost response finds the shard finished and released, which is success too.
+    const leased = options.owner !== undefined;
+    if (leased) values[':me'] = options.owner;
+    try {
+      const out = await this.ledger.client.send(
+        new UpdateCommand({
+          TableName: this.ledger.tableName,
+          Key: { pk: this.pk, sk: shardSk(shardId) },
+          UpdateExpression: `SET ${sets.join(', ')}${leased ? ' REMOVE #owner, leaseExpiresAt' : ''}`,
+          ...(leased ? { ConditionExpression: '#owner = :me OR finished = :true', ExpressionAttributeNames: { '#owner': 'owner' } } : {}),
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toCheckpoint(out.Attributes!);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      throw await this.refusal(shardId, undefined, options.owner);
+    }
   }
 
-  private async refusal(shardId: string, sequenceNumber: string) {
+  private async refusal(shardId: string, sequenceNumber: string | undefined, owner: string | undefined) {
     const now = await this.get(shardId);
+    if (owner !== undefined && now?.owner !== owner && !now?.finished) {
+      return toolError(LEASE_LOST, `checkpoint of shard ${shardId} in sync ${this.syncId} refused: ${owner} no longer holds its lease (now ${now?.owner ? `held by ${now.owner}` : 'free'})`, {
+        fix: 'stop reading this shard; whoever holds it now continues from its last checkpoint',
+      });
+    }
     const why = now?.finished
       ? 'the shard is already finished'
-      : `the checkpoint is at ${now?.sequenceNumber ?? '(none)'}, after ${sequenceNumber}`;
+      : `the checkpoint is at ${now?.sequenceNumber ?? '(none)'}, after ${sequenceNumber ?? '(none)'}`;
     return toolError('STREAM_CHECKPOINT_REFUSED', `checkpoint of shard ${shardId} in sync ${this.syncId} refused: ${why}`, {
-      fix: 'another reader is working on this stream; run one reader per sync',
+      fix: 'another reader is working on this stream: run one reader per sync, or run every reader of it with shard leases (--shared)',
     });
   }
 }
@@ -245,5 +287,15 @@ function toCheckpoint(item: Record<string, NativeAttributeValue>): ShardCheckpoi
     lagMs: item.lagMs,
     updatedAt: item.updatedAt,
     finishedAt: item.finishedAt,
+    owner: item.owner,
+    leaseExpiresAt: item.leaseExpiresAt,
+    caughtUpAt: item.caughtUpAt,
+    takeovers: item.takeovers ?? 0,
+    previousOwner: item.previousOwner,
   };
+}
+
+/** The record of a shard as ShardLeases reads and writes it (shared shape, one record per shard). */
+export function shardCheckpointOf(item: Record<string, NativeAttributeValue>): ShardCheckpoint {
+  return toCheckpoint(item);
 }

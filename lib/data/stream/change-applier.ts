@@ -10,18 +10,23 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageOf } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger/dead-letters';
-import { keyString, type Item, type KeyNames } from '../item';
+import { keyString, stableJson, type Item, type KeyNames } from '../item';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
 import type { MigrationChain } from '../migrations/chain';
 import { isMigrationItemError } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { BatchWriter } from '../write/batch-writer';
-import { SharedItemWriter } from '../write/shared-writer';
-import { ChangeTargets, migrateItem, type WriteScope } from './change-targets';
-import { lanesByPartition, type ChangeRecord, type KeyRun } from './change-record';
+import { Limiter } from '../write/limiter';
+import { SharedItemWriter, type SharedWriteOutcome } from '../write/shared-writer';
+import { ChangeTargets, migrateItem, type ChangeTargetsProps, type WriteScope } from './change-targets';
+import { lanesByPartition, type ChangeRecord, type KeyRun, type LaneStep } from './change-record';
 import { isEcho, writeToken, type SyncOrigin } from './echo';
+import { ConditionalWrites } from './conditional-writes';
+import { MicroBatcher } from './micro-batch';
+import { PendingPuts, type PutItems } from './pending-puts';
 import { RemovedImages } from './removed-images';
+import { TargetReads } from './target-reads';
 
 export type { ChangeRecord } from './change-record';
 
@@ -51,15 +56,18 @@ export interface ChangeApplierProps {
   readonly deadLetters: DeadLetters;
   /** The direction: stamped on every write, and which echoes to skip (echo.ts). */
   readonly origin: SyncOrigin;
-  /** Source keys applied at once (each key's records stay in order). @default 32 */
+  /** Source partitions applied at once (each partition's records stay in order). @default 256 */
   readonly concurrency?: number;
   /** Optimistic attempts to settle one shared target item. @default 5 */
   readonly mergeAttempts?: number;
   /** For the lag. @default Date.now */
   readonly clock?: () => number;
-  /** @default - a BatchWriter on `client` */
+  /** Writes each batch's unique puts when the batch ends. @default - a BatchWriter on `client` */
   readonly batchWriter?: BatchWriter;
-  /** @default - a SharedItemWriter on `client` writing each item with its own conditional PutItem */
+  /**
+   * Writes the shared puts that lanes make at the same time, coalesced (micro-batch.ts); a lone
+   * one goes as a conditional PutItem instead. @default - a SharedItemWriter on `client`, groups of 25
+   */
   readonly sharedWriter?: SharedItemWriter;
 }
 
@@ -76,6 +84,11 @@ export interface ApplyBatchResult {
   readonly echoesSkipped: number;
   /** Now minus the newest record's approximate creation time; 0 for an empty batch. */
   readonly lagMs: number;
+}
+
+/** What the lanes of one `applyBatch` share. */
+interface BatchState {
+  failure?: { readonly error: unknown };
 }
 
 interface Counts {
@@ -98,43 +111,64 @@ interface Counts {
  */
 export class ChangeApplier {
   private readonly props: ChangeApplierProps;
-  private readonly concurrency: number;
   private readonly clock: () => number;
   private readonly ctx: MigrationContext;
-  private readonly targets: ChangeTargets;
+  /** What every batch's ChangeTargets shares (a batch adds its own PendingPuts). */
+  private readonly targetProps: Omit<ChangeTargetsProps, 'pending'>;
+  /** Unique puts, coalesced into BatchWriteItem calls. */
+  private readonly putItems: PutItems;
+  /** The last batch that holds each source partition (stable JSON of its key value), until it is done. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly slots: Limiter;
   private readonly removed: RemovedImages;
   /** Reads for the old images of REMOVEs: the table, then the images of removed items. */
   private readonly removeCtx: MigrationContext;
 
   public constructor(props: ChangeApplierProps) {
     this.props = props;
-    this.concurrency = props.concurrency ?? 32;
     this.clock = props.clock ?? Date.now;
     // Consistent reads: a migration or a remaining-source lookup must see the source as it is now.
     this.ctx = createMigrationContext({ client: props.client, tableName: props.sourceTable, keyNames: props.keyNames, consistentRead: true });
     this.removed = new RemovedImages(props.keyNames);
     this.removeCtx = this.removed.over(this.ctx);
-    this.targets = new ChangeTargets({
-      client: props.client,
+    this.slots = new Limiter(props.concurrency ?? 256);
+    const batchWriter = props.batchWriter ?? new BatchWriter({ client: props.client, concurrency: 16 });
+    const puts = new MicroBatcher<Item, undefined>(async (items) => {
+      await batchWriter.write(props.targetTable, items.map((put) => ({ put })), props.keyNames);
+      return items.map(() => undefined);
+    });
+    this.putItems = async (items) => void (await Promise.all(items.map((item) => puts.submit(item))));
+    // The lanes' shared puts, coalesced: a group goes as TransactWriteItems of up to 25 (one call,
+    // twice the write units of PutItems on AWS: the price of not paying a round trip per record),
+    // a lone put as a conditional PutItem, which costs half a one-item transaction.
+    const grouped = props.sharedWriter ?? new SharedItemWriter({ client: props.client, groupSize: 25, concurrency: 16 });
+    const lone = new SharedItemWriter({ client: props.client, groupSize: 1, concurrency: 16 });
+    const sharedPuts = new MicroBatcher<Item, SharedWriteOutcome>((items) => (items.length === 1 ? lone : grouped).write(props.targetTable, items, props.keyNames));
+    this.targetProps = {
       targetTable: props.targetTable,
       keyNames: props.keyNames,
       chain: props.chain,
       sourceContext: this.ctx,
       origin: props.origin,
-      batchWriter: props.batchWriter ?? new BatchWriter({ client: props.client, concurrency: 16 }),
-      // One item per record, typically: a conditional PutItem costs half a one-item transaction.
-      sharedWriter: props.sharedWriter ?? new SharedItemWriter({ client: props.client, groupSize: 1, concurrency: 16 }),
+      sharedPut: (item) => sharedPuts.submit(item),
+      reads: new TargetReads(props.client, props.targetTable, props.keyNames),
+      conditional: new ConditionalWrites({ client: props.client, keyNames: props.keyNames }),
       mergeAttempts: props.mergeAttempts ?? 5,
-    });
+    };
   }
 
   /**
    * Applies a batch. Resolves once every record is applied, dead-lettered or skipped; rejects on
    * a platform failure (a write or read that kept failing), after the records in flight settled.
-   * Applying a batch again, whole or in part, gives the same target state.
+   * Applying a batch again, whole or in part, gives the same target state. May be called before an
+   * earlier call resolved (other shards, or a shard read ahead): the records of a source partition
+   * are applied in call order (RULE 1).
    */
   public async applyBatch(records: readonly ChangeRecord[]): Promise<ApplyBatchResult> {
     const counts: Counts = { applied: 0, puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0 };
+    const batch: BatchState = {};
+    const pending = new PendingPuts(this.putItems, this.props.keyNames);
+    const targets = new ChangeTargets({ ...this.targetProps, pending });
 
     // RULE 1 (order), enforced here: one lane per source partition; a lane's records are applied
     // one after the other in the given (stream) order, lanes in parallel up to `concurrency`. So
@@ -142,22 +176,29 @@ export class ChangeApplier {
     // target built from it. Different partitions commute (shared targets across partitions are
     // written conditionally). Every record carries full images, so applying it again (a
     // re-delivery from the last checkpoint after a crash) writes the same items: idempotent.
-    const lanes = lanesByPartition(records, this.props.keyNames);
+    // Batches of one shard may be applied at once (the reader reads ahead): a lane starts only once
+    // the last earlier batch that held its partition is done, unique puts included, so the order
+    // holds across batches while partitions the earlier batches do not hold go ahead.
+    // Round trips, not items, bound the apply: the lanes' reads and writes made at the same time
+    // share calls (micro-batch.ts), and unique puts wait for the batch's end, the last per key
+    // (pending-puts.ts). Each lane still awaits each of its steps, so no rule below sees another order.
     for (const r of records) if (r.eventName === 'REMOVE' && r.oldImage) this.removed.add(r.oldImage);
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (!failure && next < lanes.length) {
-        const lane = lanes[next++];
-        try {
-          for (const { run, record } of lane) await this.applyRecord(run, record, counts);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, lanes.length) }, worker));
-    if (failure) throw failure.error;
+    const lanes = lanesByPartition(records, this.props.keyNames);
+    const partitions = lanes.map((lane) => stableJson(lane[0]!.record.keys[this.props.keyNames.partitionKey]));
+    const before = partitions.map((p) => this.tails.get(p));
+    const done = (async () => {
+      const settled = await Promise.allSettled(lanes.map((lane, i) => this.applyLane(lane, before[i], targets, counts, batch)));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      await pending.flush();
+    })();
+    for (const p of partitions) this.tails.set(p, done);
+    try {
+      await done;
+    } finally {
+      counts.puts += pending.written;
+      for (const p of partitions) if (this.tails.get(p) === done) this.tails.delete(p);
+    }
 
     let newest = -Infinity;
     for (const r of records) newest = Math.max(newest, r.approximateCreationMs);
@@ -170,7 +211,26 @@ export class ChangeApplier {
     return result;
   }
 
-  private async applyRecord(run: KeyRun, record: ChangeRecord, counts: Counts): Promise<void> {
+  /**
+   * Applies a lane once `previous` (the earlier batch that held its partition, if still applying)
+   * is done, in one of `concurrency` slots. A failed earlier batch fails this lane unapplied: its
+   * records must not overtake the ones that failed (the batches are delivered again).
+   */
+  private async applyLane(lane: readonly LaneStep[], previous: Promise<void> | undefined, targets: ChangeTargets, counts: Counts, batch: BatchState): Promise<void> {
+    if (previous) await previous;
+    if (batch.failure) throw batch.failure.error; // a lane of this batch failed: start no other
+    await this.slots.acquire();
+    try {
+      for (const { run, record } of lane) await this.applyRecord(run, record, targets, counts);
+    } catch (error) {
+      batch.failure ??= { error };
+      throw error;
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private async applyRecord(run: KeyRun, record: ChangeRecord, targets: ChangeTargets, counts: Counts): Promise<void> {
     // RULE 6 (echoes), enforced here: a record of the other direction's own write is not applied
     // back (it would bounce between the tables); see echo.ts for why a per-write token.
     if (isEcho(record, this.props.origin)) {
@@ -178,12 +238,12 @@ export class ChangeApplier {
       return;
     }
     const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber) };
-    if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, counts);
-    else await this.applyUpsert(run, record, scope, counts);
+    if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, targets, counts);
+    else await this.applyUpsert(run, record, scope, targets, counts);
   }
 
   /** INSERT / MODIFY: write the new image's targets, then delete the old image's stale ones. */
-  private async applyUpsert(run: KeyRun, record: ChangeRecord, scope: WriteScope, counts: Counts): Promise<void> {
+  private async applyUpsert(run: KeyRun, record: ChangeRecord, scope: WriteScope, targets: ChangeTargets, counts: Counts): Promise<void> {
     const image = record.newImage;
     if (!image) {
       await this.deadLetter(run, record, IMAGE_MISSING, `${record.eventName} record has no new image: the source table's stream must be NEW_AND_OLD_IMAGES`, record.oldImage, counts);
@@ -203,7 +263,7 @@ export class ChangeApplier {
     const shared: Item[] = [];
     const unique: Item[] = [];
     for (const out of outputs) {
-      const item = this.targets.stamp(out, scope.ownKey, scope.token);
+      const item = targets.stamp(out, scope.ownKey, scope.token);
       const size = itemSizeBytes(item) + META_BYTES;
       if (size > MAX_ITEM_BYTES) {
         await this.deadLetter(run, record, ITEM_TOO_LARGE, `migrated item is ${size} bytes, over DynamoDB's 400 KB`, image, counts);
@@ -217,7 +277,7 @@ export class ChangeApplier {
     // copy). With several shared outputs (rare), those written before the refusal stay written.
     let puts = 0;
     for (const item of shared) {
-      const r = await this.targets.writeShared(item, scope);
+      const r = await targets.writeShared(item, scope);
       if (!r.ok) {
         counts.puts += puts;
         await this.deadLetter(run, record, SHARED_CONFLICT, r.error, image, counts);
@@ -225,8 +285,8 @@ export class ChangeApplier {
       }
       puts += r.puts;
     }
-    puts += await this.targets.putUnique(unique);
-    counts.puts += puts;
+    counts.puts += puts; // unique puts are counted when written (PendingPuts)
+    targets.putUnique(unique);
 
     // RULE 3 (stale targets), enforced here: the old image's targets that the new image does not
     // produce (a key-changing migration, or an output the new image drops). An old image that
@@ -241,7 +301,7 @@ export class ChangeApplier {
       }
       const fresh = new Set(outputs.map((o) => keyString(o, this.props.keyNames)));
       const stale = old.filter((o) => !fresh.has(keyString(o, this.props.keyNames)));
-      if (!(await this.dropAll(run, record, stale, scope, counts, image))) return;
+      if (!(await this.dropAll(run, record, stale, scope, targets, counts, image))) return;
     }
     counts.applied++;
   }
@@ -259,7 +319,7 @@ export class ChangeApplier {
    * left behind (that image failed when it was applied too, so none of its outputs were
    * written); verify's reverse pass reports any target item whose source is gone.
    */
-  private async applyRemove(run: KeyRun, record: ChangeRecord, scope: WriteScope, counts: Counts): Promise<void> {
+  private async applyRemove(run: KeyRun, record: ChangeRecord, scope: WriteScope, targets: ChangeTargets, counts: Counts): Promise<void> {
     const image = record.oldImage;
     if (!image) {
       await this.deadLetter(run, record, REMOVE_UNRESOLVED, 'REMOVE record has no old image: the source table\'s stream must be NEW_AND_OLD_IMAGES', undefined, counts);
@@ -272,29 +332,39 @@ export class ChangeApplier {
       await this.deadLetter(run, record, REMOVE_UNRESOLVED, `the old image could not be migrated, so its target items are unknown and were not deleted: ${messageOf(err)}`, image, counts);
       return;
     }
-    if (await this.dropAll(run, record, old, scope, counts, image)) counts.applied++;
+    if (await this.dropAll(run, record, old, scope, targets, counts, image)) counts.applied++;
   }
 
   /**
-   * Deletes targets `scope`'s source no longer produces: unique ones first, then shared ones
-   * (RULE 3/4 for shared items: ChangeTargets.dropShared). False when a shared one was refused (a
-   * dead letter is recorded).
+   * Deletes targets `scope`'s source no longer produces: the unique ones and the shared ones at the
+   * same time (different keys; a refused shared one does not keep the unique ones, just as when
+   * they went first), shared ones one after the other (RULE 3/4 for shared items:
+   * ChangeTargets.dropShared). False when a shared one was refused (a dead letter is recorded).
    */
-  private async dropAll(run: KeyRun, record: ChangeRecord, outputs: readonly Item[], scope: WriteScope, counts: Counts, image: Item): Promise<boolean> {
+  private async dropAll(run: KeyRun, record: ChangeRecord, outputs: readonly Item[], scope: WriteScope, targets: ChangeTargets, counts: Counts, image: Item): Promise<boolean> {
     const shared = outputs.filter((o) => this.props.chain.isShared(o));
     const unique = outputs.filter((o) => !this.props.chain.isShared(o));
-    const deleted = await Promise.all(unique.map((o) => this.targets.dropUnique(o, scope)));
-    counts.deletes += deleted.filter(Boolean).length;
-    for (const o of shared) {
-      const r = await this.targets.dropShared(o, scope);
-      if (!r.ok) {
-        await this.deadLetter(run, record, SHARED_CONFLICT, r.error, image, counts);
-        return false;
+    const dropUnique = async (): Promise<void> => {
+      const deleted = await Promise.all(unique.map((o) => targets.dropUnique(o, scope)));
+      counts.deletes += deleted.filter(Boolean).length;
+    };
+    const dropShared = async (): Promise<boolean> => {
+      for (const o of shared) {
+        const r = await targets.dropShared(o, scope);
+        if (!r.ok) {
+          await this.deadLetter(run, record, SHARED_CONFLICT, r.error, image, counts);
+          return false;
+        }
+        counts.puts += r.puts;
+        counts.deletes += r.deletes;
       }
-      counts.puts += r.puts;
-      counts.deletes += r.deletes;
-    }
-    return true;
+      return true;
+    };
+    // Both settle before a failure of either is thrown: nothing of this record is still running then.
+    const [uniqueDone, sharedDone] = await Promise.allSettled([dropUnique(), dropShared()]);
+    if (uniqueDone.status === 'rejected') throw uniqueDone.reason;
+    if (sharedDone.status === 'rejected') throw sharedDone.reason;
+    return sharedDone.value;
   }
 
   private async deadLetter(run: KeyRun, record: ChangeRecord, code: string, error: string, image: Item | undefined, counts: Counts): Promise<void> {

@@ -1,11 +1,13 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../../errors';
 import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
 import type { MigrationChain, SourceKeys } from '../migrations/chain';
 import type { MigrationContext } from '../migrations/migration';
-import type { BatchWriter } from '../write/batch-writer';
-import { contentHash, type SharedItemWriter } from '../write/shared-writer';
+import { contentHash, type SharedWriteOutcome } from '../write/shared-writer';
+import type { ConditionalWrites } from './conditional-writes';
 import type { SyncOrigin } from './echo';
+import type { PendingPuts } from './pending-puts';
+import type { TargetReads } from './target-reads';
 
 /** Who is writing: the source key whose record is applied, and that record's write token. */
 export interface WriteScope {
@@ -24,7 +26,6 @@ export interface SharedRefusal {
 export type SharedOutcome = { readonly ok: true; readonly puts: number; readonly deletes: number } | SharedRefusal;
 
 export interface ChangeTargetsProps {
-  readonly client: DynamoDBDocumentClient;
   readonly targetTable: string;
   /** Key attribute names of both tables (the source's and the target's are the same). */
   readonly keyNames: KeyNames;
@@ -32,8 +33,17 @@ export interface ChangeTargetsProps {
   /** Reads of the source table, strongly consistent: the remaining sources of a shared item. */
   readonly sourceContext: MigrationContext;
   readonly origin: SyncOrigin;
-  readonly batchWriter: BatchWriter;
-  readonly sharedWriter: SharedItemWriter;
+  /**
+   * This batch's puts of unique items (pending-puts.ts): written when the batch ends, and settled
+   * before any other operation on their key.
+   */
+  readonly pending: PendingPuts;
+  /** The conditional put of one shared item (shared-writer.ts's rule), coalesced with other lanes' puts. */
+  readonly sharedPut: (item: Item) => Promise<SharedWriteOutcome>;
+  /** Consistent reads of target items, coalesced. */
+  readonly reads: TargetReads;
+  /** Conditional puts, updates and deletes (replaces, stamp-then-delete), coalesced. */
+  readonly conditional: ConditionalWrites;
   /** Optimistic attempts of a conditional replace or delete of one shared item. */
   readonly mergeAttempts: number;
 }
@@ -72,15 +82,12 @@ export class ChangeTargets {
     return item;
   }
 
-  /** Plain idempotent puts of items only one source produces. Returns how many were written. */
-  public async putUnique(items: readonly Item[]): Promise<number> {
-    if (items.length === 0) return 0;
-    const r = await this.props.batchWriter.write(
-      this.props.targetTable,
-      items.map((put) => ({ put })),
-      this.names,
-    );
-    return r.written;
+  /**
+   * Plain idempotent puts of items only one source produces: kept until the batch ends (the last
+   * put of a key wins, as applied one by one; see pending-puts.ts).
+   */
+  public putUnique(items: readonly Item[]): void {
+    for (const item of items) this.props.pending.add(item);
   }
 
   /**
@@ -95,13 +102,13 @@ export class ChangeTargets {
    * channel of a product to take a title change), the item is replaced; if not, merge or refuse.
    */
   public async writeShared(item: Item, scope: WriteScope): Promise<SharedOutcome> {
-    let [outcome] = await this.props.sharedWriter.write(this.props.targetTable, [item], this.names);
+    let outcome = await this.sharedPut(item);
     if (outcome.status === 'written') return { ok: true, puts: 1, deletes: 0 };
     let stored: Item | undefined = outcome.existing;
     for (let attempt = 0; attempt < this.props.mergeAttempts; attempt++) {
       if (!stored) {
         // Deleted since the check: the key is free again, which the plain rule handles.
-        [outcome] = await this.props.sharedWriter.write(this.props.targetTable, [item], this.names);
+        outcome = await this.sharedPut(item);
         if (outcome.status === 'written') return { ok: true, puts: 1, deletes: 0 };
         stored = outcome.existing;
         continue;
@@ -196,32 +203,28 @@ export class ChangeTargets {
    * False when the item was absent, failed the guard, or was replaced in between.
    */
   private async stampAndDelete(key: Key, token: string, guard: Guard): Promise<boolean> {
-    const { targetTable, client } = this.props;
-    try {
-      await client.send(
-        new UpdateCommand({
-          TableName: targetTable,
-          Key: key,
-          UpdateExpression: 'SET #del = :tok',
-          ConditionExpression: `attribute_exists(#pk) AND ${guard.expression}`,
-          ExpressionAttributeNames: { '#pk': this.names.partitionKey, '#del': META.deleting, ...guard.names },
-          ExpressionAttributeValues: { ':tok': token, ...guard.values },
-        }),
-      );
-      await client.send(
-        new DeleteCommand({
-          TableName: targetTable,
-          Key: key,
-          ConditionExpression: '#del = :tok',
-          ExpressionAttributeNames: { '#del': META.deleting },
-          ExpressionAttributeValues: { ':tok': token },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    const { targetTable, conditional } = this.props;
+    await this.props.pending.settle(key);
+    const stamped = await conditional.write({
+      Update: {
+        TableName: targetTable,
+        Key: key,
+        UpdateExpression: 'SET #del = :tok',
+        ConditionExpression: `attribute_exists(#pk) AND ${guard.expression}`,
+        ExpressionAttributeNames: { '#pk': this.names.partitionKey, '#del': META.deleting, ...guard.names },
+        ExpressionAttributeValues: { ':tok': token, ...guard.values },
+      },
+    });
+    if (!stamped) return false;
+    return conditional.write({
+      Delete: {
+        TableName: targetTable,
+        Key: key,
+        ConditionExpression: '#del = :tok',
+        ExpressionAttributeNames: { '#del': META.deleting },
+        ExpressionAttributeValues: { ':tok': token },
+      },
+    });
   }
 
   /**
@@ -243,6 +246,13 @@ export class ChangeTargets {
       return { action: 'conflict', error: `${what} already has different content from source ${String(stored[META.source])}; declare a merge in the migration or fix the source data` };
     }
 
+    // A drop of an item another source is recorded for: when that source still produces the stored
+    // content, the answer below is `keep` whatever the others produce, and one (batched) read of it
+    // says so without reading every source (a Query per record otherwise).
+    const recorded = stored[META.source];
+    if (!incoming && typeof recorded === 'string' && recorded !== scope.ownKey && (await this.stillProducesStored(recorded, keyItem, stored, scope))) {
+      return { action: 'keep' };
+    }
     const others = await this.producers(hint, keyItem, scope);
     const all = incoming ? [incoming, ...others] : others;
     if (all.length === 0) return { action: 'delete' };
@@ -290,6 +300,20 @@ export class ChangeTargets {
     return out.sort((a, b) => (String(a[META.source]) < String(b[META.source]) ? -1 : 1));
   }
 
+  /** Whether the source `recorded` (stable JSON of its key) now migrates to `stored`'s key with `stored`'s content. */
+  private async stillProducesStored(recorded: string, keyItem: Item, stored: Item, scope: WriteScope): Promise<boolean> {
+    const source = await this.props.sourceContext.get(JSON.parse(recorded) as Key);
+    if (!source) return false;
+    let outputs: Item[];
+    try {
+      outputs = await migrateItem(this.props.chain, source, this.props.sourceContext);
+    } catch {
+      return false; // a source that no longer migrates produces nothing
+    }
+    const id = keyString(keyItem, this.names);
+    return outputs.some((o) => keyString(o, this.names) === id && this.stamp(o, recorded, scope.token)[META.contentHash] === stored[META.contentHash]);
+  }
+
   private merged(merge: (existing: Item, incoming: Item) => Item, items: readonly Item[], sourceKey: string, token: string): Item {
     const content = items.map(withoutMeta).reduce((acc, next) => merge(acc, next));
     return { ...this.stamp(content, sourceKey, token), [META.contentHash]: contentHash(content) };
@@ -298,26 +322,26 @@ export class ChangeTargets {
   /** Puts `next` over `stored`, conditional on the content hash read: false when someone wrote in between. */
   private async replace(next: Item, stored: Item): Promise<boolean> {
     const hash = stored[META.contentHash];
-    try {
-      await this.props.client.send(
-        new PutCommand({
-          TableName: this.props.targetTable,
-          Item: next,
-          ConditionExpression: typeof hash === 'string' ? '#h = :h' : 'attribute_exists(#pk) AND attribute_not_exists(#h)',
-          ExpressionAttributeNames: typeof hash === 'string' ? { '#h': META.contentHash } : { '#h': META.contentHash, '#pk': this.names.partitionKey },
-          ...(typeof hash === 'string' ? { ExpressionAttributeValues: { ':h': hash } } : {}),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    await this.props.pending.settle(next);
+    return this.props.conditional.write({
+      Put: {
+        TableName: this.props.targetTable,
+        Item: next,
+        ConditionExpression: typeof hash === 'string' ? '#h = :h' : 'attribute_exists(#pk) AND attribute_not_exists(#h)',
+        ExpressionAttributeNames: typeof hash === 'string' ? { '#h': META.contentHash } : { '#h': META.contentHash, '#pk': this.names.partitionKey },
+        ...(typeof hash === 'string' ? { ExpressionAttributeValues: { ':h': hash } } : {}),
+      },
+    });
   }
 
   private async read(item: Item): Promise<Item | undefined> {
-    const r = await this.props.client.send(new GetCommand({ TableName: this.props.targetTable, Key: keyOf(item, this.names), ConsistentRead: true }));
-    return r.Item;
+    await this.props.pending.settle(item);
+    return this.props.reads.get(item);
+  }
+
+  private async sharedPut(item: Item): Promise<SharedWriteOutcome> {
+    await this.props.pending.settle(item);
+    return this.props.sharedPut(item);
   }
 
   private contended(item: Item) {
@@ -334,7 +358,3 @@ interface Guard {
 }
 
 const NO_HASH: Guard = { expression: 'attribute_not_exists(#h)', names: { '#h': META.contentHash }, values: {} };
-
-function isConditionFailed(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'ConditionalCheckFailedException';
-}

@@ -10,8 +10,11 @@
  *   longer in the description (trimmed); see shard-lineage.ts for the rules and for why a shard
  *   without a checkpoint starts at TRIM_HORIZON.
  * - Shards that are not parent and child of each other are read concurrently, so `apply` may run
- *   for several shards at once (never for two batches of one shard). The records of one key are in
- *   one shard at a time, so concurrent batches never hold the same key.
+ *   for several shards at once. The records of one key are in one shard at a time, so batches of
+ *   different shards never hold the same key. Within a shard, up to `maxBatchesInFlight` batches
+ *   are applied at once (read ahead while the previous ones apply; 1 by default): then `apply`
+ *   must keep each key's order across its calls, and checkpoints still advance batch by batch, in
+ *   order, each once its batch and every earlier one resolved.
  * - ExpiredIteratorException (an iterator is valid for 15 minutes: a slow apply outlives it): a new
  *   iterator from the last applied sequence number. TrimmedDataAccessException: STREAM_TRIMMED,
  *   records were lost to the 24 h retention and the copy must start over. Throttling
@@ -28,6 +31,14 @@
  * Lag of a shard: now − ApproximateCreationDateTime of its last applied record, or 0 once a read
  * came back empty (an idle, caught-up shard is not behind, however old its last record). A shard
  * without an answer to a read in this run yet has no lag; `lag().pending` lists it.
+ *
+ * Shared (with `leases`): several readers of one sync, in any processes, split the shards. Every
+ * `heartbeatMs` (and when a shard ends) a reader lists the sync's checkpoints, so lineage counts
+ * shards other workers finished, and asks its ShardLeaseKeeper which readable shards to claim or
+ * hand over; it reads only shards it holds, each from the checkpoint its claim returned, and
+ * checkpoints under the lease. A shard lost to another worker stops that shard only. "Caught up"
+ * then also counts shards that live workers hold and marked caught up. Without `leases` (one
+ * worker per sync), a reader refuses to start while another worker holds a live lease of the sync.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -39,10 +50,12 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { ReleaseError, messageOf, toolError, userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
-import type { ShardCheckpoints } from '../../ledger/shard-checkpoints';
+import { isLeaseLost } from '../../ledger/lease-lost';
+import type { ShardCheckpoint, ShardCheckpoints } from '../../ledger/shard-checkpoints';
 import { Backoff, isRetryable, type BackoffOptions } from '../retry';
+import type { ShardLeaseKeeper } from './shard-lease-keeper';
 import { planShardReads, type ShardInfo, type ShardProgress } from './shard-lineage';
-import { toStreamRecord, type StreamRecordBatch } from './stream-records';
+import { toStreamRecord, type StreamRecord, type StreamRecordBatch } from './stream-records';
 
 export type { StreamRecord, StreamRecordBatch, StreamEventName } from './stream-records';
 
@@ -70,6 +83,12 @@ export interface StreamReaderProps {
   readonly pollIntervalMs?: number;
   /** GetRecords `Limit`: records per batch, 1 to 1000. @default 1000 */
   readonly batchLimit?: number;
+  /**
+   * Batches of one shard being applied at once: the next batch is read while earlier ones apply.
+   * More than 1 only with an apply that keeps each key's order across calls (ChangeApplier does).
+   * @default 1
+   */
+  readonly maxBatchesInFlight?: number;
   /** How often DescribeStream looks for new shards, in ms. @default 5000 */
   readonly discoveryIntervalMs?: number;
   /** How often progress (STREAM_I5001) is reported, in ms. @default 2000 */
@@ -80,6 +99,11 @@ export interface StreamReaderProps {
   readonly backoff?: Omit<BackoffOptions, 'sleep'>;
   /** Now in epoch ms: lag. @default Date.now */
   readonly clock?: () => number;
+  /**
+   * Shares the stream with the other workers of this sync: this reader reads only the shards it
+   * holds a lease on (shard-lease-keeper.ts). @default - this reader reads every shard (one worker per sync)
+   */
+  readonly leases?: ShardLeaseKeeper;
 }
 
 export interface StreamRunOptions {
@@ -89,7 +113,11 @@ export interface StreamRunOptions {
   readonly stopWhenCaughtUp?: boolean;
 }
 
-/** Applies one batch; the shard's checkpoint advances only after it resolved. Must be idempotent. */
+/**
+ * Applies one batch; the shard's checkpoint advances only after it (and every earlier batch of the
+ * shard) resolved. Must be idempotent; with `maxBatchesInFlight` > 1, it is called for the next
+ * batch of a shard before the previous one resolved, and must keep each key's order across calls.
+ */
 export type ApplyStreamBatch = (batch: StreamRecordBatch) => Promise<void>;
 
 export type StreamStopReason = 'caught-up' | 'aborted' | 'stream-disabled';
@@ -126,6 +154,10 @@ interface ShardRun {
   emptyReads: number;
   caughtUp: boolean;
   finished: boolean;
+  /** Shared readers: hand the shard over after the batch in flight. */
+  stopRequested: boolean;
+  /** Shared readers: the lease is gone; stop without another checkpoint. */
+  lost: boolean;
   task?: Promise<void>;
 }
 
@@ -139,6 +171,8 @@ interface RunContext {
   recordsApplied: number;
   batches: number;
   readonly finished: string[];
+  /** Shared readers: a shard run ended, so shares and lineage are worth a look now. */
+  leaseRoundDue: boolean;
 }
 
 interface Description {
@@ -153,11 +187,17 @@ export class StreamReader {
   private readonly client: DynamoDBStreamsClient;
   private readonly pollIntervalMs: number;
   private readonly batchLimit: number;
+  private readonly maxBatchesInFlight: number;
   private readonly discoveryIntervalMs: number;
   private readonly progressIntervalMs: number;
   private readonly emptyReadsToCatchUp: number;
   private readonly backoff: Backoff;
   private readonly clock: () => number;
+  private readonly leases?: ShardLeaseKeeper;
+  /** Shared readers: the sync's checkpoint records as last listed (other workers' leases and progress). */
+  private ledgerView = new Map<string, ShardCheckpoint>();
+  /** When the current `run` started (shared readers: how fresh another worker's caught-up mark must be). */
+  private runStartedAt = 0;
   private readonly runs = new Map<string, ShardRun>();
   private readonly known = new Set<string>();
   private progress = new Map<string, ShardProgress>();
@@ -174,11 +214,16 @@ export class StreamReader {
     if (!Number.isInteger(this.batchLimit) || this.batchLimit < 1 || this.batchLimit > 1000) {
       throw toolError('STREAM_BAD_OPTION', `batchLimit must be an integer from 1 to 1000 (found: ${this.batchLimit})`);
     }
+    this.maxBatchesInFlight = props.maxBatchesInFlight ?? 1;
+    if (!Number.isInteger(this.maxBatchesInFlight) || this.maxBatchesInFlight < 1) {
+      throw toolError('STREAM_BAD_OPTION', `maxBatchesInFlight must be a whole number >= 1 (found: ${this.maxBatchesInFlight})`);
+    }
     this.discoveryIntervalMs = nonNegative('discoveryIntervalMs', props.discoveryIntervalMs ?? DEFAULT_DISCOVERY_INTERVAL_MS);
     this.progressIntervalMs = nonNegative('progressIntervalMs', props.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
     this.emptyReadsToCatchUp = Math.max(1, props.emptyReadsToCatchUp ?? 1);
     this.backoff = new Backoff(props.backoff);
     this.clock = props.clock ?? Date.now;
+    this.leases = props.leases;
   }
 
   /** The lag of each shard being read (see the file comment). */
@@ -203,6 +248,7 @@ export class StreamReader {
   public async run(apply: ApplyStreamBatch, options: StreamRunOptions = {}): Promise<StreamRunResult> {
     if (this.running) throw toolError('STREAM_READER_BUSY', `the reader of ${this.streamArn} is already running`);
     this.running = true;
+    this.runStartedAt = this.clock();
     this.runs.clear();
     const stopper = new AbortController();
     const onAbort = () => stopper.abort();
@@ -216,15 +262,19 @@ export class StreamReader {
       recordsApplied: 0,
       batches: 0,
       finished: [],
+      leaseRoundDue: true,
     };
     let stoppedBy: StreamStopReason = 'aborted';
     try {
+      await this.leases?.start();
       stoppedBy = await this.loop(ctx, options);
     } catch (err) {
       ctx.failure ??= err;
     } finally {
       stopper.abort();
       await Promise.allSettled([...this.runs.values()].map((r) => r.task));
+      // Every batch in flight is checkpointed: the shards can go to the other workers now.
+      await this.leases?.stop();
       options.signal?.removeEventListener('abort', onAbort);
       this.running = false;
     }
@@ -243,11 +293,14 @@ export class StreamReader {
 
   private async loop(ctx: RunContext, options: StreamRunOptions): Promise<StreamStopReason> {
     if (ctx.stop.aborted) return 'aborted';
-    const checkpoints = new Map((await this.checkpoints.list()).map((c) => [c.shardId, c]));
+    const listed = await this.checkpoints.list();
+    if (!this.leases) this.refuseLeasedSync(listed);
+    const checkpoints = new Map(listed.map((c) => [c.shardId, c]));
     this.progress = new Map(checkpoints);
     let description = await this.describe(ctx.stop);
     let lastDescribe = this.clock();
     let lastProgress = this.clock();
+    let lastLeaseRound = -Infinity;
     let confirmed = false;
     const first = planShardReads(description.shards, this.progress.values());
     DATA_IO.STREAM_I5000.emit(this.ioHost, `reading stream ${this.streamArn}: ${description.shards.length} shards, ${first.finished.length} finished`, {
@@ -260,36 +313,30 @@ export class StreamReader {
     for (;;) {
       if (ctx.failure !== undefined) throw ctx.failure;
       if (ctx.stop.aborted) return 'aborted';
+      if (this.leases && (ctx.leaseRoundDue || this.clock() - lastLeaseRound >= this.leases.heartbeatMs)) {
+        ctx.leaseRoundDue = false;
+        await this.leaseRound(description, ctx);
+        lastLeaseRound = this.clock();
+        if (ctx.stop.aborted) continue;
+      }
       const plan = planShardReads(description.shards, this.progress.values());
       if (plan.lost.length > 0) throw trimmed(this.streamArn, plan.lost[0]!, 'it left the stream description before it was read to its end');
-      for (const shard of plan.readable) {
-        if (this.runs.has(shard.shardId)) continue;
-        const checkpoint = checkpoints.get(shard.shardId);
-        const run: ShardRun = {
-          shardId: shard.shardId,
-          parentShardId: shard.parentShardId,
-          recordsApplied: checkpoint?.recordsApplied ?? 0,
-          position: checkpoint?.sequenceNumber,
-          lastCreatedMs: checkpoint?.lastApproximateCreationMs,
-          answered: false,
-          emptyReads: 0,
-          caughtUp: false,
-          finished: false,
-        };
-        this.runs.set(shard.shardId, run);
-        run.task = this.readShard(run, ctx);
+      if (!this.leases) {
+        for (const shard of plan.readable) if (!this.runs.has(shard.shardId)) this.startRun(shard, checkpoints.get(shard.shardId), ctx);
       }
 
       const isFinished = (id: string) => this.progress.get(id)?.finished === true;
       const allFinished = description.shards.every((s) => isFinished(s.shardId));
       if (description.status === 'DISABLED' && allFinished) return 'stream-disabled';
-      const allCaughtUp = description.shards.every((s) => isFinished(s.shardId) || this.runs.get(s.shardId)?.caughtUp === true);
+      const allCaughtUp = description.shards.every((s) => isFinished(s.shardId) || this.runs.get(s.shardId)?.caughtUp === true || this.caughtUpElsewhere(s.shardId));
       if (options.stopWhenCaughtUp && allCaughtUp) {
         if (confirmed) return 'caught-up';
-        // One more look: a shard created since the last description must be read too.
+        // One more look: a shard created since the last description must be read too (and, shared,
+        // the other workers' shards as they are now).
         description = await this.describe(ctx.stop);
         lastDescribe = this.clock();
         confirmed = true;
+        ctx.leaseRoundDue = this.leases !== undefined;
         continue;
       }
       confirmed = false;
@@ -297,7 +344,8 @@ export class StreamReader {
       const now = this.clock();
       const untilDescribe = lastDescribe + this.discoveryIntervalMs - now;
       const untilProgress = lastProgress + this.progressIntervalMs - now;
-      await ctx.wake.wait(Math.max(MIN_WAIT_MS, Math.min(untilDescribe, untilProgress)), ctx.stop);
+      const untilLeases = this.leases ? lastLeaseRound + this.leases.heartbeatMs - now : Infinity;
+      await ctx.wake.wait(Math.max(MIN_WAIT_MS, Math.min(untilDescribe, untilProgress, untilLeases)), ctx.stop);
       if (ctx.stop.aborted || ctx.failure !== undefined) continue;
       if (this.clock() - lastDescribe >= this.discoveryIntervalMs) {
         description = await this.describe(ctx.stop);
@@ -310,13 +358,88 @@ export class StreamReader {
     }
   }
 
+  /**
+   * Shared readers: the sync's checkpoints as every worker left them (lineage counts the shards
+   * others finished), then this worker's share: runs for shards it claimed, hand-overs for its surplus.
+   */
+  private async leaseRound(description: Description, ctx: RunContext): Promise<void> {
+    const leases = this.leases!;
+    const listed = await this.checkpoints.list();
+    this.ledgerView = new Map(listed.map((c) => [c.shardId, c]));
+    for (const c of listed) {
+      const own = this.progress.get(c.shardId);
+      // Our own running shards are ahead of (or equal to) the ledger; others' are as listed.
+      if (this.runs.has(c.shardId) && !c.finished) continue;
+      this.progress.set(c.shardId, { shardId: c.shardId, finished: c.finished || own?.finished === true, sequenceNumber: c.sequenceNumber ?? own?.sequenceNumber });
+    }
+    const plan = planShardReads(description.shards, this.progress.values());
+    const round = await leases.round(listed, plan.readable.filter((s) => !this.runs.get(s.shardId)?.finished));
+    const parents = new Map(description.shards.map((s) => [s.shardId, s.parentShardId]));
+    for (const claimed of round.claimed) {
+      const running = this.runs.get(claimed.shardId);
+      if (running && !running.stopRequested) continue; // a renewal of a shard we read
+      this.startRun({ shardId: claimed.shardId, parentShardId: parents.get(claimed.shardId) ?? claimed.parentShardId }, claimed, ctx);
+    }
+    for (const shardId of round.shed) {
+      const run = this.runs.get(shardId);
+      if (run) run.stopRequested = true;
+    }
+  }
+
+  private startRun(shard: ShardInfo, checkpoint: ShardCheckpoint | undefined, ctx: RunContext): void {
+    const run: ShardRun = {
+      shardId: shard.shardId,
+      parentShardId: shard.parentShardId,
+      recordsApplied: checkpoint?.recordsApplied ?? 0,
+      position: checkpoint?.sequenceNumber,
+      lastCreatedMs: checkpoint?.lastApproximateCreationMs,
+      answered: false,
+      emptyReads: 0,
+      caughtUp: false,
+      finished: false,
+      stopRequested: false,
+      lost: false,
+    };
+    this.runs.set(shard.shardId, run);
+    run.task = this.readShard(run, ctx);
+  }
+
+  /**
+   * Shared readers: another live worker holds the shard and a read of it that started after this
+   * run did found nothing more, so every record written before this run started is applied.
+   */
+  private caughtUpElsewhere(shardId: string): boolean {
+    if (!this.leases) return false;
+    const c = this.ledgerView.get(shardId);
+    const live = c?.owner !== undefined && c.owner !== this.leases.owner && (c.leaseExpiresAt ?? 0) >= this.clock();
+    return live && c.caughtUpAt !== undefined && c.caughtUpAt >= this.runStartedAt;
+  }
+
+  /** One worker per sync must not read a sync that workers share under leases (nor the other way round). */
+  private refuseLeasedSync(listed: readonly ShardCheckpoint[]): void {
+    const now = this.clock();
+    const held = listed.find((c) => c.owner !== undefined && (c.leaseExpiresAt ?? 0) >= now);
+    if (held) {
+      throw userError('SYNC_SHARED', `shard ${held.shardId} of sync ${this.checkpoints.syncId} is held by worker ${held.owner} under a lease: the sync is shared by several workers`, {
+        fix: 'run this worker with shard leases too (npm run sync -- --shared ...), or stop the others first',
+      });
+    }
+  }
+
   /** One shard, from its checkpoint to its end (or until the reader stops). Never rejects: a failure goes to ctx. */
   private async readShard(run: ShardRun, ctx: RunContext): Promise<void> {
+    // Batches applying, each resolving once it is checkpointed (in order: each waits for the one before).
+    const inFlight: Array<Promise<void>> = [];
+    let previous: Promise<void> = Promise.resolve();
+    const drain = async () => {
+      while (inFlight.length > 0) await inFlight.shift();
+    };
     try {
       let iterator = await this.iteratorFor(run, ctx.stop);
       let expiredInARow = 0;
-      while (!ctx.stop.aborted) {
+      while (!ctx.stop.aborted && !run.stopRequested && !run.lost) {
         let out: GetRecordsOutput;
+        const readStartedAt = this.clock();
         try {
           const current = iterator;
           out = await this.call('GetRecords', run.shardId, ctx.stop, () =>
@@ -330,6 +453,7 @@ export class StreamReader {
               fix: 'check the clock of this machine and of the streams endpoint',
             });
           }
+          await drain(); // the checkpoint is then the last record read
           DATA_IO.STREAM_W5005.emit(this.ioHost, `shard ${run.shardId}: the iterator expired; continuing from the checkpoint`, {
             shardId: run.shardId,
             sequenceNumber: run.position,
@@ -341,29 +465,70 @@ export class StreamReader {
         run.answered = true;
         const wire = out.Records ?? [];
         if (wire.length > 0) {
-          await this.applyBatch(run, wire.map((r) => toStreamRecord(run.shardId, r)), ctx);
-        } else if (++run.emptyReads >= this.emptyReadsToCatchUp && !run.caughtUp) {
-          run.caughtUp = true;
-          ctx.wake.notify();
+          if (run.stopRequested) break; // handed over: the next holder reads these from the checkpoint
+          if (this.leases && !this.leases.holds(run.shardId)) {
+            this.loseShard(run, 'its lease was not renewed in time', ctx);
+            break;
+          }
+          const records = wire.map((r) => toStreamRecord(run.shardId, r));
+          run.emptyReads = 0;
+          run.caughtUp = false;
+          this.leases?.applied(run.shardId);
+          // The apply is not given the stop signal: a batch that started is applied and checkpointed.
+          const applied = ctx.apply({ shardId: run.shardId, records });
+          applied.catch(() => undefined); // its failure surfaces through `checkpointed`
+          const checkpointed = previous.then(() => applied).then(() => this.checkpointBatch(run, records, ctx));
+          checkpointed.catch(() => undefined); // awaited through `inFlight`
+          previous = checkpointed;
+          inFlight.push(checkpointed);
+          while (inFlight.length >= this.maxBatchesInFlight) await inFlight.shift();
+        } else if (++run.emptyReads >= this.emptyReadsToCatchUp) {
+          await drain(); // caught up once everything read is applied and checkpointed
+          await this.leases?.emptyRead(run.shardId, readStartedAt);
+          if (!run.caughtUp) {
+            run.caughtUp = true;
+            ctx.wake.notify();
+          }
         }
         if (!out.NextShardIterator) {
+          await drain();
           await this.finishShard(run, ctx);
           return;
         }
         iterator = out.NextShardIterator;
         if (wire.length === 0) await sleep(this.pollIntervalMs, undefined, { signal: ctx.stop });
       }
+      await drain();
+      if (run.stopRequested && !run.lost && !ctx.stop.aborted) await this.leases?.release(run.shardId, 'handed over');
     } catch (err) {
+      // Nothing of this shard is still applying when its failure is reported.
+      await Promise.allSettled(inFlight);
       if (ctx.stop.aborted && isAbortError(err)) return;
+      if (this.leases && isLeaseLost(err)) {
+        this.loseShard(run, 'another worker holds it now', ctx);
+        return;
+      }
       ctx.failure ??= err;
       ctx.halt();
       ctx.wake.notify();
+    } finally {
+      // A shared reader's shard that ended unfinished may be claimed again (by anyone, us included).
+      if (this.leases && !run.finished && this.runs.get(run.shardId) === run) this.runs.delete(run.shardId);
+      if (this.leases) {
+        ctx.leaseRoundDue = true;
+        ctx.wake.notify();
+      }
     }
   }
 
-  private async applyBatch(run: ShardRun, records: ReturnType<typeof toStreamRecord>[], ctx: RunContext): Promise<void> {
-    // The apply is not given the stop signal: a batch that started is applied and checkpointed.
-    await ctx.apply({ shardId: run.shardId, records });
+  private loseShard(run: ShardRun, reason: string, ctx: RunContext): void {
+    run.lost = true;
+    this.leases?.lost(run.shardId, reason);
+    ctx.leaseRoundDue = true;
+  }
+
+  /** After a batch was applied (and every earlier batch of the shard checkpointed): its checkpoint. */
+  private async checkpointBatch(run: ShardRun, records: readonly StreamRecord[], ctx: RunContext): Promise<void> {
     const last = records[records.length - 1]!;
     const lagMs = Math.max(0, this.clock() - last.approximateCreationMs);
     const recordsApplied = run.recordsApplied + records.length;
@@ -373,19 +538,19 @@ export class StreamReader {
       approximateCreationMs: last.approximateCreationMs,
       lagMs,
       parentShardId: run.parentShardId,
+      owner: this.leases?.owner,
     });
     run.recordsApplied = recordsApplied;
     run.position = last.sequenceNumber;
     run.lastCreatedMs = last.approximateCreationMs;
-    run.emptyReads = 0;
-    run.caughtUp = false;
     this.progress.set(run.shardId, { shardId: run.shardId, finished: false, sequenceNumber: last.sequenceNumber });
     ctx.recordsApplied += records.length;
     ctx.batches++;
   }
 
   private async finishShard(run: ShardRun, ctx: RunContext): Promise<void> {
-    await this.checkpoints.finish(run.shardId, { parentShardId: run.parentShardId });
+    await this.checkpoints.finish(run.shardId, { parentShardId: run.parentShardId, owner: this.leases?.owner });
+    this.leases?.finished(run.shardId);
     run.finished = true;
     this.progress.set(run.shardId, { shardId: run.shardId, finished: true, sequenceNumber: run.position });
     ctx.finished.push(run.shardId);

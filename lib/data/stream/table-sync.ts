@@ -3,11 +3,12 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
-import { DeadLetters, SegmentTasks, ShardCheckpoints, type Ledger } from '../../ledger';
+import { DeadLetters, SegmentTasks, ShardCheckpoints, ShardLeases, type Ledger } from '../../ledger';
 import type { KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { ChangeApplier, type ApplyBatchResult } from './change-applier';
 import type { SyncOrigin } from './echo';
+import { ShardLeaseKeeper, type ShardLeaseOptions } from './shard-lease-keeper';
 import { captureStreamPositions } from './stream-positions';
 import { StreamReader, type StreamLag, type StreamRunResult } from './stream-reader';
 import type { StreamRecord } from './stream-records';
@@ -33,18 +34,35 @@ export interface TableSyncProps {
   readonly dynamodb?: DynamoDBClient;
   /** @default - a client from the environment's configuration */
   readonly streams?: DynamoDBStreamsClient;
-  /** Called after each applied batch (benchmarks measure lag here). @default - none */
-  readonly onBatch?: (records: readonly StreamRecord[], result: ApplyBatchResult) => void;
+  /** Called after each applied batch, before its checkpoint (benchmarks measure lag here). @default - none */
+  readonly onBatch?: (records: readonly StreamRecord[], result: ApplyBatchResult, shardId: string) => void;
   /** Wait after an empty read, per shard. @default 100 */
   readonly pollIntervalMs?: number;
   /**
-   * Records per GetRecords call. A shard's next batch is read only once this one is applied and
-   * checkpointed, so a record waits for its whole batch: smaller batches, lower lag. @default 200
+   * Records per GetRecords call (at most 1000). A batch holds what arrived since the last read, so
+   * this only bounds a backlog's batches; there, bigger batches share more calls (ChangeApplier
+   * coalesces the writes of a batch's partitions) and catch up faster. @default 1000
    */
   readonly batchLimit?: number;
+  /**
+   * Batches of a shard applied at once: the next one is read and applied while earlier ones still
+   * apply (each partition's records stay in order, ChangeApplier), so one slow partition does not
+   * hold the others up; checkpoints still advance in order. 1 reads a batch only once the previous
+   * one is checkpointed. @default 4
+   */
+  readonly batchesInFlight?: number;
+  /**
+   * Share this sync with other workers (processes or machines running a TableSync with the same
+   * syncId and leases): each reads the shards it holds a lease on, and takes over the shards of a
+   * worker whose lease expired (shard-lease-keeper.ts). Every worker of a sync must use leases.
+   * @default - no leases: this worker reads every shard, and refuses to start while workers share the sync
+   */
+  readonly leases?: ShardLeaseOptions;
 }
 
 export interface TableSyncResult extends StreamRunResult {
+  /** This worker's name in the shard leases. @default - no leases */
+  readonly owner?: string;
   readonly puts: number;
   readonly deletes: number;
   readonly deadLetters: number;
@@ -83,13 +101,18 @@ export class TableSync {
       deadLetters,
       origin: props.origin ?? 'sync',
     });
+    const leases = props.leases
+      ? new ShardLeaseKeeper({ ...props.leases, ioHost: props.ioHost, leases: new ShardLeases(props.ledger, props.syncId), clock: () => props.ledger.now() })
+      : undefined;
     const reader = new StreamReader({
       ioHost: props.ioHost,
       streamArn,
       checkpoints: new ShardCheckpoints(props.ledger, props.syncId),
       client: streams,
       pollIntervalMs: props.pollIntervalMs ?? 100,
-      batchLimit: props.batchLimit ?? 200,
+      batchLimit: props.batchLimit ?? 1000,
+      maxBatchesInFlight: props.batchesInFlight ?? 4,
+      leases,
     });
     this.reader = reader;
     const result = await reader.run(
@@ -99,12 +122,12 @@ export class TableSync {
         this.totals.deletes += r.deletes;
         this.totals.deadLetters += r.deadLetters;
         this.totals.echoesSkipped += r.echoesSkipped;
-        props.onBatch?.(batch.records, r);
+        props.onBatch?.(batch.records, r, batch.shardId);
       },
       options,
     );
     const lag = reader.lag();
-    const out: TableSyncResult = { ...result, ...this.totals, lag };
+    const out: TableSyncResult = { ...result, ...this.totals, lag, ...(leases ? { owner: leases.owner } : {}) };
     DATA_IO.SYNC_I5102.emit(
       props.ioHost,
       `sync ${props.syncId}: ${result.recordsApplied} records (${this.totals.puts} puts, ${this.totals.deletes} deletes, ${this.totals.deadLetters} dead letters, ${this.totals.echoesSkipped} echoes skipped), lag ${lag.maxMs} ms, stopped: ${result.stoppedBy}`,

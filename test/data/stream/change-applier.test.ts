@@ -13,6 +13,7 @@ import { DATA_IO, RecordingIoHost } from '../../../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../../../lib/ledger';
 import { registry } from '../../../release/migrations';
 import { createTable, documentClient, PRODUCT_KEYS, scanAll, uniqueName } from '../../_helpers/tables';
+import { countingClient } from './call-counter';
 
 const up = registry.chain('products', 1, 2, { keyNames: PRODUCT_KEYS });
 const down = registry.chain('products', 2, 1, { keyNames: PRODUCT_KEYS });
@@ -120,6 +121,14 @@ async function syncedProduct(w: World, id: string, channels: ReadonlyArray<'US' 
   expect(r).toMatchObject({ applied: channels.length, deadLetters: 0 });
 }
 
+/** A key-changing migration: orders filed under their status, (pk, sk) → (pk, <status>#<sk>). */
+const orderByStatus: Migration = {
+  table: 'orders',
+  version: 2,
+  description: 'sort orders by status',
+  up: (item) => ({ ...item, sk: `${String(item.status)}#${String(item.sk)}` }),
+};
+
 /** What the migration makes of `items`, by `pk|sk`, without meta. */
 function migrated(...items: Item[]): Record<string, Item> {
   return Object.fromEntries(items.flatMap((i) => up.applySync(i)!).map((o) => [`${o.pk}|${o.sk}`, o]));
@@ -221,6 +230,27 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect(after['PRODUCT#0000005|PRODUCT'][META.source]).not.toBe(usKey);
   });
 
+  it('on REMOVE of a channel keeps the product another remaining channel is recorded for, reading only that channel', async () => {
+    // GIVEN a product synced in three channels, the product item recorded under the US copy
+    const w = await world();
+    await syncedProduct(w, '0000015', ['GB', 'EU']);
+    await syncedProduct(w, '0000015', ['US']);
+    const before = await w.rawTargetItems();
+
+    // WHEN the GB copy is removed, through an applier whose calls are counted
+    const remove = await w.source.remove({ pk: 'PRODUCT#0000015', sk: 'CHANNEL#GB' });
+    const { doc: counted, calls } = countingClient();
+    const applier = new ChangeApplier({ ioHost: w.io, client: counted, sourceTable: w.source.table, targetTable: w.target, keyNames: PRODUCT_KEYS, chain: up, deadLetters: w.deadLetters, origin: 'sync' });
+    const r = await applier.applyBatch([remove]);
+
+    // THEN the GB listing is gone, the product is untouched, and no source partition was queried
+    expect(r).toMatchObject({ applied: 1, deletes: 1, puts: 0, deadLetters: 0 });
+    const after = await w.rawTargetItems();
+    expect(after['PRODUCT#0000015|PRODUCT']).toEqual(before['PRODUCT#0000015|PRODUCT']);
+    expect(after['PRODUCT#0000015|LISTING#GB']).toBeUndefined();
+    expect(calls.QueryCommand ?? 0).toBe(0);
+  });
+
   it('on REMOVE of the last channels deletes the product too', async () => {
     // GIVEN a product synced in two channels
     const w = await world();
@@ -275,6 +305,24 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect(await w.targetItems()).toEqual(migrated(last));
   });
 
+  it('keeps the order of each key across batches applied at once (read-ahead)', async () => {
+    // GIVEN three batches in stream order over one key (and another product's key)
+    const w = await world();
+    const key = { pk: 'PRODUCT#0000021', sk: 'CHANNEL#US' };
+    const first = [await w.source.put(channel('0000021', 'US', { price: 1 })), await w.source.put(channel('0000022', 'GB')), await w.source.put(channel('0000021', 'US', { price: 2 }))];
+    const second = [await w.source.put(channel('0000021', 'US', { price: 3 })), await w.source.remove(key)];
+    const last = channel('0000021', 'US', { price: 4 });
+    const third = [await w.source.put(last)];
+
+    // WHEN one applier is given all three without waiting
+    const applier = w.applier();
+    const results = await Promise.all([applier.applyBatch(first), applier.applyBatch(second), applier.applyBatch(third)]);
+
+    // THEN the key ends as its last image, as if the batches were applied one after the other
+    expect(results.map((r) => r.applied)).toEqual([3, 2, 1]);
+    expect(await w.targetItems()).toEqual(migrated(last, channel('0000022', 'GB')));
+  });
+
   it('gives the same target when a batch is applied twice (a re-delivery after a crash)', async () => {
     // GIVEN a batch over several keys: three INSERTs, a MODIFY, a REMOVE
     const w = await world();
@@ -319,13 +367,7 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
 
   it('deletes the stale target of a key-changing MODIFY', async () => {
     // GIVEN a migration that files orders under their status: (pk, sk) → (pk, <status>#<sk>)
-    const byStatus: Migration = {
-      table: 'orders',
-      version: 2,
-      description: 'sort orders by status',
-      up: (item) => ({ ...item, sk: `${String(item.status)}#${String(item.sk)}` }),
-    };
-    const chain = new MigrationChain({ table: 'orders', fromVersion: 1, toVersion: 2, steps: [byStatus], keyNames: PRODUCT_KEYS });
+    const chain = new MigrationChain({ table: 'orders', fromVersion: 1, toVersion: 2, steps: [orderByStatus], keyNames: PRODUCT_KEYS });
     const w = await world({ chain });
     const open = { pk: 'ORDER#1', sk: '2030-01-01', status: 'OPEN' };
     await w.applier().applyBatch([await w.source.put(open)]);
@@ -336,6 +378,46 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     // THEN the item moved: the OPEN one is deleted, the CLOSED one written
     expect(r).toMatchObject({ applied: 1, puts: 1, deletes: 1 });
     expect(Object.keys(await w.targetItems())).toEqual(['ORDER#1|CLOSED#2030-01-01']);
+  });
+
+  it('moves a target away and back within one batch: the held puts keep their order against the deletes', async () => {
+    // GIVEN the orders-by-status migration and an OPEN order in the target
+    const chain = new MigrationChain({ table: 'orders', fromVersion: 1, toVersion: 2, steps: [orderByStatus], keyNames: PRODUCT_KEYS });
+    const w = await world({ chain });
+    const open = { pk: 'ORDER#2', sk: '2030-01-02', status: 'OPEN' };
+    await w.applier().applyBatch([await w.source.put(open)]);
+
+    // WHEN one batch closes it, reopens it, closes it and reopens it again
+    const batch = [];
+    for (const status of ['CLOSED', 'OPEN', 'CLOSED', 'OPEN']) batch.push(await w.source.put({ ...open, status }));
+    const r = await w.applier().applyBatch(batch);
+
+    // THEN the target holds the OPEN item only, as the records applied one by one would leave it
+    expect(r).toMatchObject({ applied: 4, deadLetters: 0 });
+    expect(await w.targetItems()).toEqual({ 'ORDER#2|OPEN#2030-01-02': { ...open, sk: 'OPEN#2030-01-02' } });
+  });
+
+  it("coalesces a batch's writes: 60 price changes of 60 products in a handful of calls", async () => {
+    // GIVEN 60 products synced in the US channel
+    const w = await world();
+    const ids = Array.from({ length: 60 }, (_, i) => `00005${String(i).padStart(2, '0')}`);
+    const inserts = [];
+    for (const id of ids) inserts.push(await w.source.put(channel(id, 'US')));
+    await w.applier().applyBatch(inserts);
+
+    // WHEN one batch changes every price, through an applier whose calls are counted
+    const mods = [];
+    for (const id of ids) mods.push(await w.source.put(channel(id, 'US', { price: 4321 })));
+    const { doc: counted, total } = countingClient();
+    const applier = new ChangeApplier({ ioHost: w.io, client: counted, sourceTable: w.source.table, targetTable: w.target, keyNames: PRODUCT_KEYS, chain: up, deadLetters: w.deadLetters, origin: 'sync' });
+    const r = await applier.applyBatch(mods);
+
+    // THEN every listing has the new price, and the 120 writes (a shared product and a listing per
+    // record) took a few transactions and batch writes instead of 120 round trips
+    expect(r).toMatchObject({ applied: 60, puts: 120, deadLetters: 0 });
+    const items = await w.targetItems();
+    for (const id of ids) expect(items[`PRODUCT#${id}|LISTING#US`]?.price).toBe(4321);
+    expect(total()).toBeLessThanOrEqual(12);
   });
 });
 

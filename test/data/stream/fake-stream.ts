@@ -1,7 +1,8 @@
 /**
  * An in-memory DynamoDB stream behind a mocked DynamoDBStreamsClient (aws-sdk-client-mock), for
  * what DynamoDB Local cannot show: shards that split, children, trimmed parents, shards that
- * appear while the reader runs. DescribeStream pages 2 shards at a time.
+ * appear while the reader runs. DescribeStream pages 2 shards at a time. Shards hold generated
+ * records, or given ones (split-stream.ts spreads a real table's records over split shards).
  */
 import {
   DescribeStreamCommand,
@@ -18,8 +19,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 export interface FakeShardSpec {
   readonly shardId: string;
   readonly parentShardId?: string;
-  /** Records in the shard. */
+  /** Records in the shard (generated). */
   readonly records: number;
+  /** The shard's records as given, instead of generated ones. @default - `records` generated records */
+  readonly wire?: readonly _Record[];
   /** Closed shards end: GetRecords at their end returns no NextShardIterator. @default false */
   readonly closed?: boolean;
   /** The DescribeStream round (1-based) from which the shard is listed. @default 1 */
@@ -33,7 +36,7 @@ interface FakeShard extends FakeShardSpec {
 const PAGE = 2;
 
 export class FakeStream {
-  public readonly streamArn = 'arn:aws:dynamodb:us-east-1:123456789012:table/fake/stream/2030-01-01T00:00:00.000';
+  public readonly streamArn: string;
   public readonly client = new DynamoDBStreamsClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   /** DescribeStream rounds (a round is the calls of one paginated description). */
   public describeRounds = 0;
@@ -42,22 +45,38 @@ export class FakeStream {
   private readonly shards: FakeShard[] = [];
   private seq = 1000;
 
-  public constructor(specs: readonly FakeShardSpec[]) {
+  /** GetRecords calls that returned records: shard and when. */
+  public readonly reads: Array<{ shardId: string; at: number }> = [];
+
+  public constructor(specs: readonly FakeShardSpec[], options: { readonly streamArn?: string } = {}) {
+    this.streamArn = options.streamArn ?? 'arn:aws:dynamodb:us-east-1:123456789012:table/fake/stream/2030-01-01T00:00:00.000';
     for (const spec of specs) {
-      const wire = Array.from({ length: spec.records }, (_, i): _Record => {
-        const sequenceNumber = String(++this.seq).padStart(21, '0');
-        const key = { pk: { S: `${spec.shardId}#${i}` }, sk: { S: 'x' } };
-        return {
-          eventName: 'INSERT',
-          dynamodb: { ApproximateCreationDateTime: new Date(), SequenceNumber: sequenceNumber, Keys: key, NewImage: { ...key, i: { N: String(i) } } },
-        };
-      });
+      if (spec.wire) {
+        this.shards.push({ ...spec, wire: [...spec.wire] });
+        continue;
+      }
+      const wire = Array.from({ length: spec.records }, (_, i) => this.generated(spec.shardId, i));
       this.shards.push({ ...spec, wire });
     }
     const mock = mockClient(this.client);
     mock.on(DescribeStreamCommand).callsFake(async (input: DescribeStreamCommandInput) => this.describe(input));
     mock.on(GetShardIteratorCommand).callsFake(async (input: GetShardIteratorCommandInput) => this.iterator(input));
     mock.on(GetRecordsCommand).callsFake(async (input: GetRecordsCommandInput) => this.records(input));
+  }
+
+  /** Adds `n` generated records at the end of an open shard (keys continue the shard's numbering). */
+  public append(shardId: string, n: number): void {
+    const s = this.shard(shardId);
+    for (let i = 0; i < n; i++) s.wire.push(this.generated(shardId, s.wire.length));
+  }
+
+  private generated(shardId: string, i: number): _Record {
+    const sequenceNumber = String(++this.seq).padStart(21, '0');
+    const key = { pk: { S: `${shardId}#${i}` }, sk: { S: 'x' } };
+    return {
+      eventName: 'INSERT',
+      dynamodb: { ApproximateCreationDateTime: new Date(), SequenceNumber: sequenceNumber, Keys: key, NewImage: { ...key, i: { N: String(i) } } },
+    };
   }
 
   /** The keys (`pk`) of a shard's records, in order. */
@@ -104,6 +123,7 @@ export class FakeStream {
     const s = this.shard(shardId!);
     const index = Number(at);
     const records = s.wire.slice(index, index + (input.Limit ?? 1000));
+    if (records.length > 0) this.reads.push({ shardId: s.shardId, at: Date.now() });
     const next = index + records.length;
     const ended = s.closed === true && next >= s.wire.length;
     return { Records: records, ...(ended ? {} : { NextShardIterator: `${s.shardId}|${next}` }) };

@@ -67,6 +67,7 @@ describe('ShardCheckpoints', () => {
       lagMs: 5,
       updatedAt: '2030-01-01T00:00:00.000Z',
       finishedAt: undefined,
+      takeovers: 0,
     });
     expect(await cps.get('shard-1')).toEqual(cp);
     const ledger = fixture.ledger();
