@@ -44,7 +44,8 @@ export async function runV1Writer(table: string, options: V1WriterOptions): Prom
   const doc = documentClient();
   const stats: V1WriterStats = { updates: 0, inserts: 0, channelDeletes: 0, productDeletes: 0, updatesMissed: 0, operations: 0, seconds: 0 };
   let state = options.seed ?? 7;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  // 32-bit integer arithmetic: in floating point the product loses bits and every seed falls into one short cycle.
+  const random = () => ((state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 2 ** 31);
   let nextNew = 9_000_000;
   const interval = 1000 / options.perSecond;
   const started = Date.now();

@@ -264,6 +264,16 @@ export class ChangeTargets {
       if (same) return stored[META.source] === scope.ownKey ? { action: 'put', item: same } : { action: 'keep' };
     }
     if (all.every((o) => o[META.contentHash] === all[0][META.contentHash])) return { action: 'put', item: all[0] };
+    if (incoming && others.length > 0 && others.every((o) => o[META.contentHash] === others[0][META.contentHash])) {
+      // This record can be older than the source table: a change of its own key already committed
+      // (one transaction updating every channel of a product) is still ahead in the stream, while
+      // the other sources were read as they are now. The sources' CURRENT state decides: when the
+      // own key now agrees with the others (or produces nothing here), that agreed content is what
+      // the stream converges to, so it is written now and the later records re-apply it. Only
+      // current sources that disagree are a conflict.
+      const own = await this.currentOutput(scope.ownKey, keyItem, scope);
+      if (!own || own[META.contentHash] === others[0][META.contentHash]) return { action: 'put', item: others[0] };
+    }
     if (merge) return { action: 'put', item: this.merged(merge, all, String(all[0][META.source]), scope.token) };
     const sources = all.map((o) => String(o[META.source])).join(', ');
     return {
@@ -302,16 +312,27 @@ export class ChangeTargets {
 
   /** Whether the source `recorded` (stable JSON of its key) now migrates to `stored`'s key with `stored`'s content. */
   private async stillProducesStored(recorded: string, keyItem: Item, stored: Item, scope: WriteScope): Promise<boolean> {
-    const source = await this.props.sourceContext.get(JSON.parse(recorded) as Key);
-    if (!source) return false;
+    const current = await this.currentOutput(recorded, keyItem, scope);
+    return current !== undefined && current[META.contentHash] === stored[META.contentHash];
+  }
+
+  /**
+   * What the source `sourceKey` (stable JSON of its key) produces under `keyItem`'s key NOW, read
+   * consistently from the source table and stamped; undefined when it produces nothing there (gone,
+   * moved on, or no longer migrating).
+   */
+  private async currentOutput(sourceKey: string, keyItem: Item, scope: WriteScope): Promise<Item | undefined> {
+    const source = await this.props.sourceContext.get(JSON.parse(sourceKey) as Key);
+    if (!source) return undefined;
     let outputs: Item[];
     try {
       outputs = await migrateItem(this.props.chain, source, this.props.sourceContext);
     } catch {
-      return false; // a source that no longer migrates produces nothing
+      return undefined; // a source that no longer migrates produces nothing
     }
     const id = keyString(keyItem, this.names);
-    return outputs.some((o) => keyString(o, this.names) === id && this.stamp(o, recorded, scope.token)[META.contentHash] === stored[META.contentHash]);
+    const out = outputs.find((o) => keyString(o, this.names) === id);
+    return out && this.stamp(out, sourceKey, scope.token);
   }
 
   private merged(merge: (existing: Item, incoming: Item) => Item, items: readonly Item[], sourceKey: string, token: string): Item {

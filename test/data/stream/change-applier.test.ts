@@ -210,6 +210,28 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect((await w.targetItems())['PRODUCT#0000004|PRODUCT'].title).toBe(title);
   });
 
+  it('applies a stale record whose product has moved on since (a later transaction still ahead in the stream)', async () => {
+    // GIVEN a product synced in three channels
+    const w = await world();
+    await syncedProduct(w, '0000014');
+
+    // WHEN two transactions retitle every channel (A, then B) and the applier meets the records of
+    // the first one alone, one per batch, while the table already holds B everywhere
+    const modsA = [];
+    for (const ch of ['US', 'GB', 'EU'] as const) modsA.push(await w.source.put(channel('0000014', ch, { title: 'A' })));
+    const modsB = [];
+    for (const ch of ['US', 'GB', 'EU'] as const) modsB.push(await w.source.put(channel('0000014', ch, { title: 'B' })));
+    const first = await w.applier().applyBatch([modsA[0]]);
+
+    // THEN it is no conflict: the sources agree now, on B, which is written at once
+    expect(first).toMatchObject({ applied: 1, deadLetters: 0 });
+    expect((await w.targetItems())['PRODUCT#0000014|PRODUCT'].title).toBe('B');
+    // AND the rest of the stream converges on the same content without a dead letter
+    for (const mod of [...modsA.slice(1), ...modsB]) expect(await w.applier().applyBatch([mod])).toMatchObject({ applied: 1, deadLetters: 0 });
+    expect((await w.targetItems())['PRODUCT#0000014|PRODUCT'].title).toBe('B');
+    expect(await w.deadLetters.list()).toEqual([]);
+  });
+
   it('on REMOVE of one channel deletes its listing and keeps the product the other channels still produce', async () => {
     // GIVEN a product synced in three channels, the product item recorded under the US copy
     const w = await world();
