@@ -167,13 +167,23 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   };
 }
 
+const caughtUpOnce = new Set<string>();
+
 /** The live release and its synced peer (forward before the flip, reverse after), if any. */
 async function probeTarget(engine: ReleaseEngine, fleet: LocalFleet, a: string, b: string): Promise<LagProbeTarget | undefined> {
   const { live } = await engine.store.appState();
   if (live !== a && live !== b) return undefined;
   const peer = live === a ? b : a;
   const now = engine.clock();
-  const running = async (direction: 'forward' | 'reverse') => isSyncAlive(await readSyncStatus(engine.ledger, { direction, sourceReleaseId: live, targetReleaseId: peer }), now);
+  // A sync is probed once it first caught up: before that it is replaying the changes made since
+  // the copy began (the catch-up, which the copy phase's figures cover), not following live writes.
+  const running = async (direction: 'forward' | 'reverse') => {
+    const key = `${direction}:${live}>${peer}`;
+    const status = await readSyncStatus(engine.ledger, { direction, sourceReleaseId: live, targetReleaseId: peer });
+    if (!isSyncAlive(status, now)) return false;
+    if (status.caughtUp) caughtUpOnce.add(key);
+    return caughtUpOnce.has(key);
+  };
   if (!(await running('forward')) && !(await running('reverse'))) return undefined;
   const url = (releaseId: string) => {
     const m = fleet.list().find((x) => x.releaseId === releaseId && x.running);
