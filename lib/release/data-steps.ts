@@ -60,8 +60,9 @@ export async function deadLetterCount(engine: ReleaseEngine, releaseId: string):
 
 /**
  * The promotion gates of `target` following `source`: waits for the forward sync to catch up
- * (lag under the gate), verifies every table two ways (a difference seen while writes are in
- * flight is re-verified once the sync caught up again; one that stays is reported), counts dead
+ * (lag under the gate), verifies every table two ways (a difference is looked at again after the
+ * sync had time to apply it; if any remain, the whole verify runs once more after the sync caught
+ * up again, and what stays is reported), counts dead
  * letters and checks backward compatibility where the data version changes.
  */
 export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord, target: ReleaseRecord): Promise<GateSnapshot> {
@@ -73,7 +74,7 @@ export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord
   for (const spec of engine.tableSpecs()) {
     const deadLetters = new DeadLetters(engine.ledger, copyJobId(target.releaseId, spec.name));
     let verify: VerifyResult | undefined;
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
       verify = await verifyCopy({
         ioHost: engine.io,
         sourceTable: engine.tableName(source.releaseId, spec.name),
@@ -82,6 +83,8 @@ export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord
         chain: engine.chain(spec, source, target),
         deadLetters,
         dynamodb: engine.dynamodb,
+        // The forward sync keeps applying live writes: a difference must outlast it to count.
+        settleMs: 3000,
       });
       if (verify.differences === 0) break;
       status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: lagGateMs });

@@ -29,7 +29,9 @@
  * writes to the source stopped.
  *
  * Lag of a shard: now − ApproximateCreationDateTime of its last applied record, or 0 once a read
- * came back empty (an idle, caught-up shard is not behind, however old its last record). A shard
+ * came back empty (an idle, caught-up shard is not behind, however old its last record), and never
+ * more than the time since the last such empty read (record times are coarse: whole seconds on
+ * AWS, whole minutes on DynamoDB Local, so under steady writes that bound is the tighter). A shard
  * without an answer to a read in this run yet has no lag; `lag().pending` lists it.
  *
  * Shared (with `leases`): several readers of one sync, in any processes, split the shards. Every
@@ -153,6 +155,8 @@ interface ShardRun {
   answered: boolean;
   emptyReads: number;
   caughtUp: boolean;
+  /** When a read last found the shard fully applied (everything written before it was applied). */
+  caughtUpAtMs?: number;
   finished: boolean;
   /** Shared readers: hand the shard over after the batch in flight. */
   stopRequested: boolean;
@@ -234,7 +238,7 @@ export class StreamReader {
     for (const run of this.runs.values()) {
       if (run.finished) continue;
       if (!run.answered) pending.push(run.shardId);
-      else perShard[run.shardId] = run.caughtUp || run.lastCreatedMs === undefined ? 0 : Math.max(0, now - run.lastCreatedMs);
+      else perShard[run.shardId] = run.caughtUp || run.lastCreatedMs === undefined ? 0 : Math.max(0, Math.min(now - run.lastCreatedMs, now - (run.caughtUpAtMs ?? -Infinity)));
     }
     return { perShard, maxMs: Math.max(0, ...Object.values(perShard)), pending };
   }
@@ -485,6 +489,9 @@ export class StreamReader {
         } else if (++run.emptyReads >= this.emptyReadsToCatchUp) {
           await drain(); // caught up once everything read is applied and checkpointed
           await this.leases?.emptyRead(run.shardId, readStartedAt);
+          // Everything written before this read is applied: lag is at most the time since. A bound
+          // that needs no record timestamp (DynamoDB Local truncates them to the minute).
+          run.caughtUpAtMs = readStartedAt;
           if (!run.caughtUp) {
             run.caughtUp = true;
             ctx.wake.notify();

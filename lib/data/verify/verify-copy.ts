@@ -22,6 +22,12 @@ export interface VerifyCopyProps {
   readonly segments?: number;
   /** Sample differences kept in the result. @default 10 */
   readonly sampleLimit?: number;
+  /**
+   * Verify while a sync is running: a difference found is checked once more after this long
+   * (consistent reads again) and reported only if it is still there, so a write the sync had not
+   * applied yet is not a difference. @default 0 (report at once: source and target at rest)
+   */
+  readonly settleMs?: number;
 }
 
 export type DifferenceKind = 'missing' | 'different' | 'orphaned' | 'unmigratable';
@@ -67,6 +73,8 @@ class CopyVerifier {
   private readonly samples: Difference[] = [];
   private readonly counts = { sourceItems: 0, targetItems: 0, missing: 0, different: 0, orphaned: 0, unmigratable: 0, deadLettered: 0 };
   private deadLetterKeys = new Set<string>();
+  /** With `settleMs`: differences of the first look, to look at again (forward by source key, reverse by target key). */
+  private held?: { forward: Set<string>; reverse: Map<string, Item> };
   private readonly sourceCtx: MigrationContext;
   /** Reads in flight across all segments: verify must not flood the table (or the socket pool). */
   private readonly reads = new Limiter(32);
@@ -82,8 +90,21 @@ class CopyVerifier {
     if (this.props.deadLetters) {
       for (const dl of await this.props.deadLetters.list()) this.deadLetterKeys.add(dl.keyString);
     }
+    const settleMs = this.props.settleMs ?? 0;
+    if (settleMs > 0) this.held = { forward: new Set(), reverse: new Map() };
     await this.scanAll(this.props.sourceTable, (items) => this.forwardPage(items));
     await this.scanAll(this.props.targetTable, (items) => this.reversePage(items));
+    const held = this.held;
+    if (held && (held.forward.size > 0 || held.reverse.size > 0)) {
+      // Second look, after the sync had time to apply what was in flight: report what remains.
+      this.held = undefined;
+      await new Promise((r) => setTimeout(r, settleMs));
+      for (const sourceKey of held.forward) await this.recheckForward(sourceKey);
+      const fresh = await this.batchGet(this.props.targetTable, [...held.reverse.values()].map((t) => keyOf(t, this.props.keyNames)), true);
+      const targetItems = this.counts.targetItems;
+      await this.reversePage([...fresh.values()]);
+      this.counts.targetItems = targetItems;
+    }
     const c = this.counts;
     const result: VerifyResult = {
       ...c,
@@ -131,8 +152,8 @@ class CopyVerifier {
     for (const out of outputs) {
       const key = keyOf(out, this.props.keyNames);
       const target = await this.get(this.props.targetTable, key);
-      if (!target) this.report({ kind: 'missing', key: stableJson(key), detail: `expected from source ${sourceKey}` });
-      else if (!sameContent(target, out)) this.report({ kind: 'different', key: stableJson(key), detail: firstDifference(withoutMeta(out), withoutMeta(target)) });
+      if (!target) this.report({ kind: 'missing', key: stableJson(key), detail: `expected from source ${sourceKey}` }, sourceKey);
+      else if (!sameContent(target, out)) this.report({ kind: 'different', key: stableJson(key), detail: firstDifference(withoutMeta(out), withoutMeta(target)) }, sourceKey);
     }
   }
 
@@ -185,8 +206,9 @@ class CopyVerifier {
 
     // 3. Consistent re-check: the target item may have been removed since the scan.
     for (const t of suspects) {
-      if (await this.get(this.props.targetTable, keyOf(t, names))) {
-        this.report({ kind: 'orphaned', key: keyString(t, names), detail: `no current source produces it (recorded source ${String(t[META.source])})` });
+      const current = await this.get(this.props.targetTable, keyOf(t, names));
+      if (current) {
+        this.report({ kind: 'orphaned', key: keyString(t, names), detail: `no current source produces it (recorded source ${String(t[META.source])})` }, undefined, current);
       }
     }
   }
@@ -199,7 +221,12 @@ class CopyVerifier {
     }
   }
 
-  private report(d: Difference): void {
+  private report(d: Difference, sourceKey?: string, targetItem?: Item): void {
+    if (this.held) {
+      if (sourceKey !== undefined) this.held.forward.add(sourceKey);
+      if (targetItem !== undefined) this.held.reverse.set(d.key, targetItem);
+      if (sourceKey !== undefined || targetItem !== undefined) return;
+    }
     this.counts[d.kind]++;
     if (this.samples.length < this.sampleLimit) this.samples.push(d);
     DATA_IO.VERIFY_W3001.emit(this.props.ioHost, `${d.kind} ${d.key}: ${d.detail}`, d);
