@@ -15,8 +15,12 @@ import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
 import { readSyncStatus, requestSyncStop, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus } from './sync-daemon';
 
-/** A status older than this means the daemon is gone (it beats every second). */
-const STALE_MS = 5 * SYNC_HEARTBEAT_MS;
+/**
+ * A status older than this means the daemon is gone. It beats every second, but a ledger write can
+ * queue behind heavy traffic on the table's endpoint (measured: over 5 s on a saturated DynamoDB
+ * Local during a 1.2M-item verify), and a live sync taken for dead would stop a rollback.
+ */
+const STALE_MS = 30 * SYNC_HEARTBEAT_MS;
 const START_TIMEOUT_MS = 60_000;
 
 export function isSyncAlive(status: SyncStatus | undefined, now: number): status is SyncStatus {

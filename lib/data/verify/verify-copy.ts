@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, paginateQuery, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { contentHash } from '../write/shared-writer';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger';
 import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
@@ -28,6 +29,15 @@ export interface VerifyCopyProps {
    * applied yet is not a difference. @default 0 (report at once: source and target at rest)
    */
   readonly settleMs?: number;
+  /**
+   * How the two sides are matched. `join`: scan the target into memory (key → content hash, about
+   * 200 bytes an item), then scan the source and match every migrated output against it; only
+   * mismatches are read again, consistently. Two scans in all: several times faster than `lookup`
+   * on a busy endpoint (measured: 1.2M target items). `lookup`: scan each side and fetch the other
+   * side's items by key (BatchGetItem); memory stays at a page, for tables too large to hold.
+   * @default 'join'
+   */
+  readonly strategy?: 'join' | 'lookup';
 }
 
 export type DifferenceKind = 'missing' | 'different' | 'orphaned' | 'unmigratable';
@@ -92,8 +102,11 @@ class CopyVerifier {
     }
     const settleMs = this.props.settleMs ?? 0;
     if (settleMs > 0) this.held = { forward: new Set(), reverse: new Map() };
-    await this.scanAll(this.props.sourceTable, (items) => this.forwardPage(items));
-    await this.scanAll(this.props.targetTable, (items) => this.reversePage(items));
+    if ((this.props.strategy ?? 'join') === 'join') await this.join();
+    else {
+      await this.scanAll(this.props.sourceTable, (items) => this.forwardPage(items));
+      await this.scanAll(this.props.targetTable, (items) => this.reversePage(items));
+    }
     const held = this.held;
     if (held && (held.forward.size > 0 || held.reverse.size > 0)) {
       // Second look, after the sync had time to apply what was in flight: report what remains.
@@ -117,6 +130,51 @@ class CopyVerifier {
       result,
     );
     return result;
+  }
+
+  /**
+   * The `join` strategy: the target's items as key → content hash, then every source item's outputs
+   * matched against it (an output key seen is accounted for, whatever its content). Suspects — an
+   * output missing or different, a target item no source accounts for — go through the same
+   * consistent re-checks as `lookup`, so a scan that raced a write is not a difference.
+   */
+  private async join(): Promise<void> {
+    const names = this.props.keyNames;
+    const target = new Map<string, string>();
+    await this.scanAll(this.props.targetTable, async (items) => {
+      this.counts.targetItems += items.length;
+      for (const t of items) target.set(keyString(t, names), contentHash(t));
+    });
+    const accounted = new Set<string>();
+    const suspects = new Set<string>();
+    await this.scanAll(this.props.sourceTable, async (items) => {
+      this.counts.sourceItems += items.length;
+      for (const source of items) {
+        const sourceKey = keyString(source, names);
+        const dead = this.deadLetterKeys.has(sourceKey);
+        if (dead) this.counts.deadLettered++;
+        const outputs = await this.migrate(source);
+        if (!outputs) {
+          if (!dead) this.report({ kind: 'unmigratable', key: sourceKey, detail: 'migration fails and the item is not a dead letter' });
+          continue;
+        }
+        for (const out of outputs) {
+          const k = keyString(out, names);
+          accounted.add(k);
+          if (!dead && target.get(k) !== contentHash(out)) suspects.add(sourceKey);
+        }
+      }
+    });
+    for (const sourceKey of suspects) await this.recheckForward(sourceKey);
+    const orphans: Key[] = [];
+    for (const k of target.keys()) if (!accounted.has(k)) orphans.push(JSON.parse(k) as Key);
+    target.clear();
+    if (orphans.length === 0) return;
+    // Read consistently and judged by the `lookup` strategy's reverse rule (recorded source, then sourcesOf).
+    const fresh = await this.batchGet(this.props.targetTable, orphans, true);
+    const counted = this.counts.targetItems;
+    await this.reversePage([...fresh.values()]);
+    this.counts.targetItems = counted;
   }
 
   /** Forward: migrate each source item and compare with what the target holds. */

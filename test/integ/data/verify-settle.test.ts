@@ -40,14 +40,14 @@ describe('verifyCopy with settleMs', () => {
     expect(settled).toMatchObject({ differences: 0, sourceItems: 60, targetItems: 59 });
   });
 
-  it('still reports a difference that outlasts the settle time', async () => {
+  it.each(['join', 'lookup'] as const)('still reports a difference that outlasts the settle time (%s)', async (strategy) => {
     const source = uniqueName('settle-src');
     const target = uniqueName('settle-dst');
     await Promise.all([createTable(source), createTable(target)]);
     const items = [...generateV1Products({ products: 5 })];
     await putAll(source, items);
-    await putAll(target, [...items.slice(1), { ...items[1], pk: 'PRODUCT#orphan' }].map(copied));
-    const r = await verifyCopy({ ioHost: new RecordingIoHost(), sourceTable: source, targetTable: target, keyNames: PRODUCT_KEYS, chain: identity, settleMs: 200 });
-    expect(r).toMatchObject({ missing: 1, orphaned: 1, differences: 2 });
+    await putAll(target, [...items.slice(1, -1), { ...items.at(-1)!, price: 1 }, { ...items[1], pk: 'PRODUCT#orphan' }].map(copied));
+    const r = await verifyCopy({ ioHost: new RecordingIoHost(), sourceTable: source, targetTable: target, keyNames: PRODUCT_KEYS, chain: identity, settleMs: 200, strategy });
+    expect(r).toMatchObject({ missing: 1, different: 1, orphaned: 1, differences: 3, sourceItems: 15, targetItems: 15 });
   });
 });
