@@ -68,6 +68,7 @@ export interface DemoReport {
   readonly lagP99Ms: number;
   readonly lagSamples: number;
   readonly lagProbeTimeouts: number;
+  readonly lagProbeFailedWrites: number;
   readonly phases: Readonly<Record<string, number>>;
   readonly traffic: TrafficReport;
   readonly failures: TrafficReport['failures'];
@@ -159,6 +160,7 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     lagP99Ms: percentile(probe.samples, 99),
     lagSamples: probe.samples.length,
     lagProbeTimeouts: probe.timeouts,
+    lagProbeFailedWrites: probe.failedWrites,
     phases,
     traffic: report,
     failures: report.failures,

@@ -19,6 +19,8 @@ export interface LagProbe {
   readonly samples: readonly number[];
   /** Probes that did not appear on the peer within the timeout. */
   readonly timeouts: number;
+  /** Probe writes that failed (not measured). */
+  readonly failedWrites: number;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export interface StartLagProbeOptions {
 export function startLagProbe(options: StartLagProbeOptions): LagProbe {
   const samples: number[] = [];
   let timeouts = 0;
+  let failedWrites = 0;
   let stopped = false;
   let n = 0;
   const interval = options.intervalMs ?? 1000;
@@ -56,8 +59,13 @@ export function startLagProbe(options: StartLagProbeOptions): LagProbe {
       channels: { US: { sku: `${id}-US`, price: rev, currency: 'USD', stock: 0, published: false } },
       rev,
     };
-    const put = await httpJson({ baseUrl: target.liveUrl, method: 'PUT', path: `/products/${id}`, body });
-    if (put.status !== 200) return;
+    // A probe is a measurement, not traffic: a write that fails or times out is counted and skipped
+    // (the traffic generator is what counts failed requests).
+    const put = await httpJson({ baseUrl: target.liveUrl, method: 'PUT', path: `/products/${id}`, body }).catch(() => undefined);
+    if (put?.status !== 200) {
+      failedWrites++;
+      return;
+    }
     const acked = Date.now();
     while (!stopped && Date.now() - acked < timeout) {
       const got = await httpJson({ baseUrl: target.peerUrl, method: 'GET', path: `/products/${id}` }).catch(() => undefined);
@@ -74,7 +82,7 @@ export function startLagProbe(options: StartLagProbeOptions): LagProbe {
   const loop = (async () => {
     while (!stopped) {
       const started = Date.now();
-      await once();
+      await once().catch(() => failedWrites++);
       await new Promise((r) => setTimeout(r, Math.max(0, interval - (Date.now() - started))));
     }
   })();
@@ -83,6 +91,9 @@ export function startLagProbe(options: StartLagProbeOptions): LagProbe {
     samples,
     get timeouts() {
       return timeouts;
+    },
+    get failedWrites() {
+      return failedWrites;
     },
     async stop() {
       stopped = true;

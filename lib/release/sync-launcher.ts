@@ -39,8 +39,9 @@ export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): 
   const launchedAt = engine.clock();
   const pid = await spawnDetached({
     command: process.execPath,
-    // The same V8 budget as `npm run sync`: a sync's memory is bounded by its batches.
-    args: ['--max-old-space-size=192', '--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '_sync', '--direction', pair.direction, '--source', pair.sourceReleaseId, '--target', pair.targetReleaseId],
+    // A sync's memory is bounded by its batches (up to 4 of 1000 records in flight per shard, and
+    // every table of the release at once): a budget that leaves the collector room to work.
+    args: ['--max-old-space-size=512', '--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '_sync', '--direction', pair.direction, '--source', pair.sourceReleaseId, '--target', pair.targetReleaseId],
     cwd: REPO_ROOT,
     env: { ...process.env, STACKSHIFT_LOCAL_STATE_DIR: engine.stateDir, STACKSHIFT_REPO: engine.repoDir },
     logFile,
