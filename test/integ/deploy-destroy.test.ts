@@ -5,6 +5,7 @@ import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDeployTarget, StackDeployer } from '../../lib/infra';
+import { ensureStream } from '../../lib/release/ensure-streams';
 import { IO, RecordingIoHost } from '../../lib/io';
 import { parseAppConfig } from '../../lib/manifest/app-config';
 import { physicalTableName, releaseIdFromSha } from '../../lib/manifest/table-manifest';
@@ -81,12 +82,19 @@ describe('deploy and destroy through the CDK toolkit on local AWS', () => {
       [edgeName, releaseName].sort(),
     );
 
-    // THEN: the stack's tables are served by the engine's DynamoDB endpoint, with streams where declared
+    // THEN: the stack's tables are served by the engine's DynamoDB endpoint, their streams deferred
+    // (the local target leaves them to the engine's ensureStream, which turns on what is declared)
     for (const t of tables.tables) {
       const name = physicalTableName(appName, releaseId, t.name);
       const d = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
       expect(d.Table?.TableStatus).toBe('ACTIVE');
-      expect(d.Table?.StreamSpecification?.StreamViewType).toBe(t.stream ? 'NEW_AND_OLD_IMAGES' : undefined);
+      expect(d.Table?.StreamSpecification?.StreamEnabled ?? false).toBe(false);
+      if (t.stream) {
+        expect(await ensureStream(dynamodb, name)).toBe('enabled');
+        const after = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+        expect(after.Table?.StreamSpecification?.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
+        expect(await ensureStream(dynamodb, name)).toBe('present');
+      }
     }
     expect(await tableStatus(`${appName}-ledger`)).toBe('ACTIVE');
     expect(await stackStatus(releaseName)).toBe('CREATE_COMPLETE');

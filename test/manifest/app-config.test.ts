@@ -18,13 +18,19 @@ describe('parseAppConfig', () => {
   it('applies the defaults', () => {
     // GIVEN the smallest config / WHEN it is parsed
     const config = parseAppConfig({ app: 'catalog', zoneName: 'catalog.example.test' });
-    // THEN record name, instance type and capacity take their defaults
+    // THEN record name, fleet, flip, rollback window, gc, gate and estimate settings take their defaults
     expect(config).toEqual({
       app: 'catalog',
       zoneName: 'catalog.example.test',
       recordName: 'www.catalog.example.test',
       instanceType: 't3.micro',
       desiredCapacity: 2,
+      recordTtlSeconds: 5,
+      rollbackWindowMinutes: 60,
+      branchTtlHours: 72,
+      lagGateMs: 1000,
+      copyItemsPerSecond: 5000,
+      streamRetentionHours: 24,
     });
   });
 
