@@ -9,3 +9,13 @@ export async function rejection(p: Promise<unknown>): Promise<ReleaseError> {
   if (!ReleaseError.isReleaseError(err)) throw new Error(`expected a ReleaseError, got ${String(err)}`);
   return err;
 }
+
+/** The code a promise rejects with (a ReleaseError's code, else the error as text); undefined when it resolves. */
+export async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    return ReleaseError.isReleaseError(err) ? err.code : String(err);
+  }
+  return undefined;
+}

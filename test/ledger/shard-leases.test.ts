@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReleaseError } from '../../lib/errors';
 import { LEASE_LOST, ShardCheckpoints, ShardLeases, type Ledger } from '../../lib/ledger';
 import { ledgerFixture, ManualClock, type LedgerFixture } from './ledger-fixture';
+import { codeOf } from '../_helpers/rejection';
 
 let fixture: LedgerFixture;
 let counter = 0;
@@ -19,15 +19,6 @@ function sync(clock = new ManualClock()) {
   const syncId = `rel-${++counter}#products#forward`;
   const ledger: Ledger = fixture.ledger(clock.now);
   return { clock, leases: new ShardLeases(ledger, syncId), checkpoints: new ShardCheckpoints(ledger, syncId) };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return ReleaseError.isReleaseError(err) ? err.code : String(err);
-  }
-  return undefined;
 }
 
 describe('ShardLeases', () => {

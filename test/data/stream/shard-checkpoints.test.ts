@@ -1,8 +1,8 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReleaseError } from '../../../lib/errors';
 import { compareSequenceNumbers, sequenceKey, ShardCheckpoints, shardSk, syncPk } from '../../../lib/ledger';
 import { ledgerFixture, ManualClock, type LedgerFixture } from '../../ledger/ledger-fixture';
+import { codeOf } from '../../_helpers/rejection';
 
 let fixture: LedgerFixture;
 let counter = 0;
@@ -14,15 +14,6 @@ afterAll(() => fixture.dispose());
 
 function checkpointsFor(clock = new ManualClock()): ShardCheckpoints {
   return new ShardCheckpoints(fixture.ledger(clock.now), `rel-${++counter}#products#forward`);
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return ReleaseError.isReleaseError(err) ? err.code : String(err);
-  }
-  return undefined;
 }
 
 const at = (sequenceNumber: string, recordsApplied = 1) => ({ sequenceNumber, recordsApplied, approximateCreationMs: 1_000, lagMs: 5 });

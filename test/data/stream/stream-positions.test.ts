@@ -4,6 +4,7 @@ import { captureStreamPositions } from '../../../lib/data/stream/stream-position
 import { ReleaseError } from '../../../lib/errors';
 import { createTable, PRODUCT_KEYS, uniqueName } from '../../_helpers/tables';
 import { streamFixture, type StreamFixture } from './stream-fixture';
+import { codeOf } from '../../_helpers/rejection';
 
 let fx: StreamFixture;
 const extraTables: string[] = [];
@@ -15,15 +16,6 @@ afterAll(async () => {
   for (const t of extraTables) await fx.dynamodb.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined);
   await fx.dispose();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return ReleaseError.isReleaseError(err) ? err.code : String(err);
-  }
-  return undefined;
-}
 
 describe('captureStreamPositions', () => {
   it('records the stream and its shards at T0', async () => {
