@@ -114,14 +114,24 @@ export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord
 async function backwardCompat(engine: ReleaseEngine, table: string, target: ReleaseRecord, fromV: number, toV: number) {
   const spec = engine.tableSpecs().find((t) => t.name === table)!;
   const oldest = engine.definition.migrations.migrationsOf(table).find((m) => m.version === fromV + 1);
-  if (!oldest?.downSchema) return undefined;
-  return checkBackwardCompatibility({
-    ioHost: engine.io,
-    table: engine.tableName(target.releaseId, table),
-    keyNames: engine.keyNamesOf(spec),
-    downChain: engine.definition.migrations.chain(table, toV, fromV, { keyNames: engine.keyNamesOf(spec) }),
-    previousSchema: oldest.downSchema,
-  });
+  const previousSchema = oldest?.downSchema;
+  if (!previousSchema) return undefined;
+  const check = () =>
+    checkBackwardCompatibility({
+      ioHost: engine.io,
+      table: engine.tableName(target.releaseId, table),
+      keyNames: engine.keyNamesOf(spec),
+      downChain: engine.definition.migrations.chain(table, toV, fromV, { keyNames: engine.keyNamesOf(spec) }),
+      previousSchema,
+    });
+  // The sample is read while the forward sync writes: a listing can land a moment before its
+  // product item, and `down` needs both. A failure must outlast the sync to count.
+  let result = await check();
+  for (let attempt = 1; attempt < 3 && result.failures > 0; attempt++) {
+    await new Promise((r) => setTimeout(r, 3000));
+    result = await check();
+  }
+  return result;
 }
 
 /** Throws GATES_FAILED listing the failed gates. */
