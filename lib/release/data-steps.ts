@@ -85,8 +85,8 @@ export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord
         dynamodb: engine.dynamodb,
         // The forward sync keeps applying live writes: a difference must outlast it to count.
         settleMs: 3000,
-        // Production serves traffic meanwhile: half the default scan parallelism.
-        segments: 4,
+        // Production serves traffic meanwhile: two segments at a time, not the default four.
+        concurrency: 2,
       });
       if (verify.differences === 0) break;
       status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: lagGateMs });

@@ -6,7 +6,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CreateBackupCommand, ResourceNotFoundException, paginateScan } from '@aws-sdk/client-dynamodb';
+import { CreateBackupCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { scanInSegments, scanSegmentsFor } from '../data/scan-segments';
+import { describeTable } from '../data/table-info';
 import { messageOf } from '../errors';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
@@ -21,7 +25,7 @@ export async function backupTable(engine: ReleaseEngine, table: string, backupNa
   } catch (e) {
     if (e instanceof ResourceNotFoundException || /not found|non-existent/i.test(messageOf(e))) return undefined;
     if (!isUnsupported(e)) throw e;
-    const file = await exportTable(engine, table);
+    const file = await exportTable({ dynamodb: engine.dynamodb, tableName: table, dir: path.join(engine.stateDir, 'backups'), at: engine.nowIso() });
     RELEASE_IO.RELEASE_W3116.emit(engine.io, `the endpoint has no on-demand backups (${messageOf(e)}): ${table} exported to ${file}`, { table, reason: messageOf(e) });
     return file;
   }
@@ -32,21 +36,48 @@ function isUnsupported(e: unknown): boolean {
   return /UnknownOperation|NotImplemented|UnsupportedOperation/i.test(name) || /not (yet )?(supported|implemented)|unknown operation/i.test(messageOf(e));
 }
 
-async function exportTable(engine: ReleaseEngine, table: string): Promise<string> {
-  const dir = path.join(engine.stateDir, 'backups');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${table}-${engine.nowIso().replace(/[:.]/g, '-')}.jsonl`);
+export interface ExportTableProps {
+  readonly dynamodb: DynamoDBClient;
+  readonly tableName: string;
+  /** Folder of the export file, created if missing. */
+  readonly dir: string;
+  /** ISO time in the file's name. */
+  readonly at: string;
+}
+
+/**
+ * Every item of a table as one DynamoDB-JSON line, scanned consistently; written to a `.partial`
+ * file renamed at the end, so a file without that suffix is a whole table. Returns its path.
+ */
+export async function exportTable(props: ExportTableProps): Promise<string> {
+  const table = props.tableName;
+  fs.mkdirSync(props.dir, { recursive: true });
+  const file = path.join(props.dir, `${table}-${props.at.replace(/[:.]/g, '-')}.jsonl`);
   const tmp = `${file}.partial`;
   const out = fs.createWriteStream(tmp);
   try {
-    for await (const page of paginateScan({ client: engine.dynamodb }, { TableName: table, ConsistentRead: true })) {
-      for (const item of page.Items ?? []) {
-        if (!out.write(JSON.stringify(item) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
-      }
-    }
+    // Two segments at a time: the live release serves its traffic from the same endpoint.
+    await scanInSegments({
+      // Numbers stay strings and sets stay sets, so each line marshals back to the stored item exactly.
+      doc: DynamoDBDocumentClient.from(props.dynamodb, { unmarshallOptions: { wrapNumbers: true } }),
+      tableName: table,
+      totalSegments: scanSegmentsFor(await describeTable(props.dynamodb, table, 'backed-up')),
+      concurrency: 2,
+      consistentRead: true,
+      onPage: async (items) => {
+        for (const item of items) {
+          if (!out.write(JSON.stringify(marshall(item), base64Binary) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+        }
+      },
+    });
   } finally {
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
   fs.renameSync(tmp, file);
   return file;
+}
+
+/** DynamoDB JSON writes a binary value as base64, as DynamoDB's own exports do. */
+function base64Binary(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
 }

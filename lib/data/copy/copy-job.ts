@@ -10,6 +10,7 @@ import type { Item, KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import { assertKeyNames, describeTable, type TableInfo } from '../table-info';
+import { scanSegmentsFor } from '../scan-segments';
 import { BatchWriter } from '../write/batch-writer';
 import { SharedItemWriter } from '../write/shared-writer';
 import { migratePage, type MigrationFailure } from './page-migrator';
@@ -29,7 +30,7 @@ export interface CopyJobProps {
   readonly ledger: Ledger;
   /** @default - a client from the environment's configuration */
   readonly dynamodb?: DynamoDBClient;
-  /** Parallel Scan segments; fixed when the job is created. @default - derived from the table size */
+  /** Parallel Scan segments; fixed when the job is created. @default - from the table size (`scanSegmentsFor`) */
   readonly totalSegments?: number;
   /** Segments this process works on at once. @default 4 */
   readonly concurrency?: number;
@@ -66,11 +67,6 @@ export interface CopyResult {
   readonly itemsPerSecond: number;
   /** True when every segment is COMPLETED (none DEAD). */
   readonly complete: boolean;
-}
-
-/** Segment count from table size: ~32 MB of data per segment, at least 8, at most 1000. */
-export function defaultTotalSegments(sizeBytes: number): number {
-  return Math.min(1000, Math.max(8, Math.ceil(sizeBytes / (32 * 1024 * 1024))));
 }
 
 /**
@@ -150,7 +146,7 @@ export class CopyJob {
       });
     }
     const job = await this.tasks.createJob({
-      totalSegments: props.totalSegments ?? existing?.totalSegments ?? defaultTotalSegments(source.approximateSizeBytes),
+      totalSegments: props.totalSegments ?? existing?.totalSegments ?? scanSegmentsFor(source),
       sourceTable: props.sourceTable,
       targetTable: props.targetTable,
       // T0: the stream every change from now on lands in. The sync that follows this copy checks

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, paginateQuery, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { contentHash } from '../write/shared-writer';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger';
@@ -8,6 +8,8 @@ import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { Limiter } from '../write/limiter';
+import { scanInSegments, scanSegmentsFor } from '../scan-segments';
+import { describeTable } from '../table-info';
 
 export interface VerifyCopyProps {
   readonly ioHost: IoHost;
@@ -19,8 +21,10 @@ export interface VerifyCopyProps {
   readonly deadLetters?: DeadLetters;
   /** @default - a client from the environment's configuration */
   readonly dynamodb?: DynamoDBClient;
-  /** Parallel scan segments of each pass. @default 8 */
+  /** Parallel scan segments of each pass. @default - from each table's size (`scanSegmentsFor`) */
   readonly segments?: number;
+  /** Segments scanned at once: the load verify puts on tables that serve traffic. @default 4 */
+  readonly concurrency?: number;
   /** Sample differences kept in the result. @default 10 */
   readonly sampleLimit?: number;
   /**
@@ -77,8 +81,9 @@ export async function verifyCopy(props: VerifyCopyProps): Promise<VerifyResult> 
 }
 
 class CopyVerifier {
+  private readonly client: DynamoDBClient;
   private readonly doc: DynamoDBDocumentClient;
-  private readonly segments: number;
+  private readonly concurrency: number;
   private readonly sampleLimit: number;
   private readonly samples: Difference[] = [];
   private readonly counts = { sourceItems: 0, targetItems: 0, missing: 0, different: 0, orphaned: 0, unmigratable: 0, deadLettered: 0 };
@@ -90,8 +95,9 @@ class CopyVerifier {
   private readonly reads = new Limiter(32);
 
   public constructor(private readonly props: VerifyCopyProps) {
-    this.doc = DynamoDBDocumentClient.from(props.dynamodb ?? new DynamoDBClient({}));
-    this.segments = props.segments ?? 8;
+    this.client = props.dynamodb ?? new DynamoDBClient({});
+    this.doc = DynamoDBDocumentClient.from(this.client);
+    this.concurrency = props.concurrency ?? 4;
     this.sampleLimit = props.sampleLimit ?? 10;
     this.sourceCtx = createMigrationContext({ client: this.doc, tableName: props.sourceTable, keyNames: props.keyNames });
   }
@@ -291,18 +297,8 @@ class CopyVerifier {
   }
 
   private async scanAll(table: string, onPage: (items: Item[]) => Promise<void>): Promise<void> {
-    await Promise.all(
-      Array.from({ length: this.segments }, async (_, segment) => {
-        let start: Item | undefined;
-        do {
-          const page = await this.doc.send(
-            new ScanCommand({ TableName: table, Segment: segment, TotalSegments: this.segments, ExclusiveStartKey: start }),
-          );
-          await onPage(page.Items ?? []);
-          start = page.LastEvaluatedKey;
-        } while (start);
-      }),
-    );
+    const totalSegments = this.props.segments ?? scanSegmentsFor(await describeTable(this.client, table, 'verified'));
+    await scanInSegments({ doc: this.doc, tableName: table, totalSegments, concurrency: this.concurrency, onPage });
   }
 
   private async batchGet(table: string, keys: Key[], consistent: boolean): Promise<Map<string, Item>> {
