@@ -139,9 +139,15 @@ export interface StreamLag {
   readonly perShard: Record<string, number>;
   /** The largest lag, 0 when no shard has one. */
   readonly maxMs: number;
-  /** Shards being read that have no lag yet (no read answered in this run). */
+  /**
+   * Shards being read that have no lag yet (no read answered in this run); while a run has not yet
+   * started reading its shards, `STREAM_NOT_PLANNED` alone: until then nothing is known.
+   */
   readonly pending: readonly string[];
 }
+
+/** The one `pending` entry of a reader that has not started reading its shards yet. */
+export const STREAM_NOT_PLANNED = '(shards not planned yet)';
 
 interface ShardRun {
   readonly shardId: string;
@@ -207,6 +213,8 @@ export class StreamReader {
   private progress = new Map<string, ShardProgress>();
   private lastDescription: Description = { shards: [] };
   private running = false;
+  /** True once this run has started reading the shards of its first stream description. */
+  private planned = false;
 
   public constructor(props: StreamReaderProps) {
     this.ioHost = props.ioHost;
@@ -235,6 +243,8 @@ export class StreamReader {
     const now = this.clock();
     const perShard: Record<string, number> = {};
     const pending: string[] = [];
+    // Before the first description is planned there are no runs, which must not read as caught up.
+    if (this.running && !this.planned) return { perShard, maxMs: 0, pending: [STREAM_NOT_PLANNED] };
     for (const run of this.runs.values()) {
       if (run.finished) continue;
       if (!run.answered) pending.push(run.shardId);
@@ -252,6 +262,7 @@ export class StreamReader {
   public async run(apply: ApplyStreamBatch, options: StreamRunOptions = {}): Promise<StreamRunResult> {
     if (this.running) throw toolError('STREAM_READER_BUSY', `the reader of ${this.streamArn} is already running`);
     this.running = true;
+    this.planned = false;
     this.runStartedAt = this.clock();
     this.runs.clear();
     const stopper = new AbortController();
@@ -328,6 +339,7 @@ export class StreamReader {
       if (!this.leases) {
         for (const shard of plan.readable) if (!this.runs.has(shard.shardId)) this.startRun(shard, checkpoints.get(shard.shardId), ctx);
       }
+      this.planned = true;
 
       const isFinished = (id: string) => this.progress.get(id)?.finished === true;
       const allFinished = description.shards.every((s) => isFinished(s.shardId));
@@ -658,7 +670,7 @@ export class StreamReader {
     const waiting = planShardReads(this.lastDescription.shards, this.progress.values()).waiting.length;
     DATA_IO.STREAM_I5001.emit(
       this.ioHost,
-      `stream: ${ctx.recordsApplied} records applied, lag ${Math.round(lag.maxMs / 1000)} s`,
+      `stream: ${ctx.recordsApplied} records applied, lag ${Math.round(lag.maxMs / 1000)} s${lag.pending.length > 0 ? `, ${lag.pending.length} shard(s) not read yet` : ''}`,
       {
         streamArn: this.streamArn,
         recordsApplied: ctx.recordsApplied,

@@ -7,7 +7,7 @@
 import { UpdateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StreamReader, type StreamReaderProps } from '../../../lib/data/stream/stream-reader';
+import { STREAM_NOT_PLANNED, StreamReader, type StreamReaderProps } from '../../../lib/data/stream/stream-reader';
 import type { StreamRecord } from '../../../lib/data/stream/stream-records';
 import { ReleaseError } from '../../../lib/errors';
 import { RecordingIoHost } from '../../../lib/io';
@@ -279,5 +279,29 @@ describe('StreamReader', () => {
     expect(Object.keys(r.lag().perShard)).toHaveLength(1);
     const [cp] = await checkpoints.list();
     expect(cp!.lagMs).toBeGreaterThanOrEqual(hour);
+  });
+
+  it('is not caught up before it has planned its shards', async () => {
+    // GIVEN a reader whose checkpoints are slow to list (the window before it knows its shards)
+    const { tableName, streamArn } = await fx.table('unplanned');
+    await putItems(tableName, 10);
+    const checkpoints = fx.checkpoints();
+    const list = checkpoints.list.bind(checkpoints);
+    checkpoints.list = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return list();
+    };
+    const controller = new AbortController();
+    const collector = new Collector({ onBatch: () => void setTimeout(() => controller.abort(), 300) });
+    const r = reader({ streamArn, checkpoints });
+
+    // WHEN it starts
+    const running = r.run(collector.apply, { signal: controller.signal });
+
+    // THEN until then its lag has a pending entry and no shard, and afterwards none pending
+    expect(r.lag()).toEqual({ perShard: {}, maxMs: 0, pending: [STREAM_NOT_PLANNED] });
+    await running;
+    expect(collector.records).toHaveLength(10);
+    expect(r.lag().pending).toEqual([]);
   });
 });
