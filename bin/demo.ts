@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { runCatalogDemo, type DemoSample } from '../examples/catalog/demo';
-import { renderDemoReport } from '../examples/catalog/demo-report';
+import { renderDemoReport, renderDemoSvg } from '../examples/catalog/demo-report';
 import { userError } from '../lib/errors';
 import { defaultIoHost } from '../lib/io';
 import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
@@ -25,7 +25,7 @@ const program = new Command('demo')
   .description('release the example catalog v1 → v2 on local AWS under live traffic: promote, rollback, promote, teardown')
   .addOption(new Option('--items <n>', 'products in production (3 channel items each)').argParser(count).default(300_000))
   .addOption(new Option('--rate <n>', 'traffic: requests per second through the public record').argParser(count).default(40))
-  .option('--report <file>', 'write an HTML report with a plot of the run')
+  .option('--report <file>', 'write an HTML report with a plot of the run (a file ending in .svg: the plot alone)')
   .option('--keep', 'leave local AWS and the apps running at the end')
   .option('--json', 'JSON lines on stderr and the report as one JSON object on stdout')
   .parse();
@@ -44,7 +44,7 @@ runMain(io, async () => {
   try {
     const report = await runCatalogDemo({ ioHost: io, definition, stateDir, products: opts.items, ratePerSec: opts.rate, onSample: (s) => samples.push(s) });
     const full = { ...report, phases: { 'local AWS': localAwsSeconds, ...report.phases }, totalSeconds: Math.round((Date.now() - t0) / 1000) };
-    if (opts.report) fs.writeFileSync(opts.report, renderDemoReport(full, samples));
+    if (opts.report) fs.writeFileSync(opts.report, opts.report.endsWith('.svg') ? renderDemoSvg(samples) : renderDemoReport(full, samples));
     if (opts.json) {
       process.stdout.write(JSON.stringify(full) + '\n');
     } else {

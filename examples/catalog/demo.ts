@@ -13,7 +13,7 @@ import { writeAll } from '../../bench/write-all';
 import { BatchWriter } from '../../lib/data/write/batch-writer';
 import { RecordResolver } from '../../lib/dns';
 import { LocalFleet } from '../../lib/infra/local-fleet';
-import { make, type IoHost } from '../../lib/io';
+import { DATA_IO, make, type CopyProgressData, type IoHost } from '../../lib/io';
 import { releaseIdFromSha } from '../../lib/manifest/table-manifest';
 import type { ReleaseDefinition } from '../../lib/release/definition';
 import { ReleaseEngine } from '../../lib/release/engine';
@@ -53,6 +53,8 @@ export interface DemoSample {
   readonly requests: number;
   readonly failedRequests: number;
   readonly lagMs: number | null;
+  /** Items the release copies have read so far (all tables). */
+  readonly copiedItems: number;
 }
 
 export interface DemoReport {
@@ -77,7 +79,17 @@ export interface DemoReport {
 }
 
 export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoReport> {
-  const io = props.ioHost;
+  // The copy's progress messages, counted on their way to the caller's host: the plot's copy rate.
+  const copied = new Map<string, number>();
+  const io: IoHost = {
+    notify: (msg) => {
+      if (msg.code === DATA_IO.COPY_I2001.code) {
+        const d = msg.data as CopyProgressData;
+        copied.set(d.jobId, d.itemsRead);
+      }
+      props.ioHost.notify(msg);
+    },
+  };
   const products = props.products ?? 300_000;
   const phases: Record<string, number> = {};
   let phase = 'setup';
@@ -125,7 +137,8 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   const sampler = setInterval(() => {
     const r = traffic.report();
     const lagMs = probe.samples.length ? probe.samples[probe.samples.length - 1] : null;
-    props.onSample?.({ t: Math.round((Date.now() - t0) / 1000), phase, requests: r.requests, failedRequests: r.failedRequests, lagMs });
+    const copiedItems = [...copied.values()].reduce((a, b) => a + b, 0);
+    props.onSample?.({ t: Math.round((Date.now() - t0) / 1000), phase, requests: r.requests, failedRequests: r.failedRequests, lagMs, copiedItems });
   }, 1000);
 
   let v2Release: VerbResult | undefined;

@@ -4,6 +4,8 @@
  * zero figures are the product's claim: no failed request, no lost acknowledged write.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../lib/local/paths';
@@ -34,7 +36,8 @@ function runDemo(args: string[]): Promise<{ code: number | null; stdout: string;
 describe('npm run demo', () => {
   it('releases v1 → v2 under traffic, promotes, rolls back, promotes again and tears v1 down with no failed request and no lost write', async () => {
     // WHEN the demo runs at a small size on this run's local AWS
-    const run = await runDemo(['--items', '300', '--rate', '25', '--json']);
+    const svgFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'demo-')), 'run.svg');
+    const run = await runDemo(['--items', '300', '--rate', '25', '--json', '--report', svgFile]);
     const last = run.stdout.trim().split('\n').pop() ?? '';
     expect(run.code, run.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(last) as DemoJson;
@@ -51,5 +54,8 @@ describe('npm run demo', () => {
     for (const phase of ['release v1', 'seed', 'promote v1', 'release v2', 'promote v2', 'rollback', 'promote v2 again', 'teardown v1', 'check writes']) {
       expect(report.phases[phase], phase).toBeGreaterThan(0);
     }
+    // AND the plot shows the copy's progress
+    const svg = fs.readFileSync(svgFile, 'utf8');
+    expect(svg).toMatch(/items copied\/s \(max [1-9]\d*\)/);
   }, 600_000);
 });
