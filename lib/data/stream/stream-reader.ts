@@ -156,6 +156,7 @@ interface ShardRun {
   recordsApplied: number;
   /** The last applied sequence number. */
   position?: string;
+  /** Creation time of the last applied record; before any, of the first record read (see lag). */
   lastCreatedMs?: number;
   /** True once a read answered in this run. */
   answered: boolean;
@@ -489,6 +490,9 @@ export class StreamReader {
           const records = wire.map((r) => toStreamRecord(run.shardId, r));
           run.emptyReads = 0;
           run.caughtUp = false;
+          // Nothing applied yet: the lag is the age of the first record read, not 0, until a
+          // checkpoint gives the last applied record's age.
+          run.lastCreatedMs ??= records[0]!.approximateCreationMs;
           this.leases?.applied(run.shardId);
           // The apply is not given the stop signal: a batch that started is applied and checkpointed.
           const applied = ctx.apply({ shardId: run.shardId, records });
