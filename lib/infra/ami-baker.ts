@@ -226,8 +226,14 @@ export class AmiBaker {
     // A builder found stopped (or stopping) gives its image as it is: EC2 images stopped instances too.
     const stopped = options.waitForShutdown || ['stopping', 'stopped'].includes(builder.State?.Name ?? '');
     const waiter = stopped ? waitUntilInstanceStopped : waitUntilInstanceRunning;
-    await this.waitFor(`builder ${instanceId} to be ${stopped ? 'stopped' : 'running'}`, this.instanceTimeoutSeconds, (config) =>
-      waiter(config, { InstanceIds: [instanceId] }),
+    await this.waitFor(
+      `builder ${instanceId} to be ${stopped ? 'stopped' : 'running'}`,
+      this.instanceTimeoutSeconds,
+      (config) => waiter(config, { InstanceIds: [instanceId] }),
+      // A script that failed never powers the builder off.
+      options.waitForShutdown
+        ? `its bake script may have failed: read \`aws ec2 get-console-output --instance-id ${instanceId}\`, fix the cause, terminate ${instanceId} and bake again`
+        : undefined,
     );
     return builder;
   }
@@ -404,19 +410,16 @@ export class AmiBaker {
     return { client: this.ec2, maxWaitTime, minDelay, maxDelay: Math.max(minDelay, 120) };
   }
 
-  private async waitFor(what: string, seconds: number, wait: (config: Ec2WaiterConfig) => Promise<unknown>): Promise<void> {
+  private async waitFor(what: string, seconds: number, wait: (config: Ec2WaiterConfig) => Promise<unknown>, fix?: string): Promise<void> {
     try {
       await wait(this.waiterConfig(seconds));
     } catch (err) {
-      throw this.timeout(what, seconds, err);
+      throw this.timeout(what, seconds, err, fix);
     }
   }
 
-  private timeout(what: string, seconds: number, cause: unknown) {
-    return toolError(BAKE_TIMEOUT, `gave up waiting for ${what} after ${seconds} s (${firstLine(messageOf(cause))})`, {
-      fix: 'bake again: it resumes with the same builder and image',
-      cause,
-    });
+  private timeout(what: string, seconds: number, cause: unknown, fix = 'bake again: it resumes with the same builder and image') {
+    return toolError(BAKE_TIMEOUT, `gave up waiting for ${what} after ${seconds} s (${firstLine(messageOf(cause))})`, { fix, cause });
   }
 }
 

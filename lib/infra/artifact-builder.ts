@@ -41,6 +41,8 @@ export interface Artifact {
   readonly kind: ArtifactKind;
   /** Tarball: the extracted tree, `<storeDir>/<hex>` (it contains `<appDir>/...`). */
   readonly path?: string;
+  /** Tarball: the archive itself, `<storeDir>/<hex>.tar` (what is published for the AMI builder). */
+  readonly tarPath?: string;
   /** Docker image: `<repository>:<sha>`. */
   readonly imageRef?: string;
 }
@@ -75,6 +77,11 @@ export async function buildArtifact(options: BuildArtifactOptions): Promise<Arti
   return result;
 }
 
+/** The sha256 hex of a tarball's artifact id (`sha256:<hex>`); undefined for any other id. */
+export function tarballHex(artifactId: string): string | undefined {
+  return /^sha256:([0-9a-f]{64})$/.exec(artifactId)?.[1];
+}
+
 /** `./services/api/` → `services/api`; '.' or '' → '.'. Absolute paths and `..` are refused. */
 export function normalizeAppDir(appDir: string): string {
   const normalized = posix.normalize(appDir.replace(/\\/g, '/')).replace(/\/+$/, '');
@@ -104,7 +111,7 @@ async function tarball(options: BuildArtifactOptions, sha: string, appDir: strin
   await rename(temp, tarPath);
   const reused = existsSync(treePath);
   if (!reused) await extractAtomically(tarPath, treePath);
-  return { artifactId: `sha256:${hex}`, kind: 'tarball', path: treePath, reused };
+  return { artifactId: `sha256:${hex}`, kind: 'tarball', path: treePath, tarPath, reused };
 }
 
 /** Write the normalized archive of the app's tree at `sha` to `file`; returns its sha256 hex. */

@@ -14,6 +14,11 @@ export interface SynthesizedStack {
  */
 export interface DeployTarget {
   readonly name: 'aws' | 'local';
+  /**
+   * Whether an AMI bake waits for its builder to power itself off, the bake script's signal that it
+   * finished. False where builders run no user data (moto), so they never would.
+   */
+  readonly bakeWaitsForShutdown: boolean;
   /** Called after CloudFormation reports the stack deployed. Idempotent. */
   afterDeploy(stack: SynthesizedStack): Promise<void>;
   /** Called after CloudFormation reports the stack destroyed. Idempotent. */
@@ -46,6 +51,7 @@ export interface ReleaseProcessSpec {
 /** Real AWS: CloudFormation created the tables; nothing else to do. */
 export class CloudFormationTarget implements DeployTarget {
   public readonly name = 'aws' as const;
+  public readonly bakeWaitsForShutdown = true;
   public async afterDeploy(): Promise<void> {}
   public async afterDestroy(): Promise<void> {}
   /** The Auto Scaling group launches the baked AMI: nothing to start. */

@@ -23,6 +23,8 @@ export interface LocalTargetProps {
  */
 export class LocalTarget implements DeployTarget {
   public readonly name = 'local' as const;
+  /** moto's EC2 runs no user data: its builders never power off. */
+  public readonly bakeWaitsForShutdown = false;
   private readonly tables: MirroredTablesTarget;
   private readonly fleet: LocalFleet;
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { KeyNames } from '../data/item';
 import type { MigrationChain } from '../data/migrations/chain';
 import { messageOf, userError } from '../errors';
@@ -38,6 +39,8 @@ export interface EdgeInfo {
   readonly hostedZoneId: string;
   readonly recordName: string;
   readonly ledgerTableName: string;
+  /** Where release tarballs are published for the AMI builders. @default - none: an edge deployed before the bucket existed */
+  readonly artifactBucketName?: string;
 }
 
 export class ReleaseEngine {
@@ -49,6 +52,7 @@ export class ReleaseEngine {
   public readonly ledger: Ledger;
   public readonly store: ReleaseStore;
   public readonly dynamodb = new DynamoDBClient({});
+  public readonly s3 = new S3Client({});
   public readonly clock: () => number;
   private readonly cloudformation = new CloudFormationClient({});
   private account?: Promise<string>;
@@ -119,15 +123,19 @@ export class ReleaseEngine {
       hostedZoneId: outputs[EDGE_OUTPUTS.hostedZoneId],
       recordName: outputs[EDGE_OUTPUTS.recordName],
       ledgerTableName: outputs[EDGE_OUTPUTS.ledgerTableName],
+      artifactBucketName: outputs[EDGE_OUTPUTS.artifactBucketName],
     };
   }
 
-  /** Bootstraps and deploys the edge stack (hosted zone, ledger) the first time; a no-op after. */
+  /**
+   * Bootstraps and deploys the edge stack (hosted zone, ledger, artifact bucket) the first time, and
+   * again for an edge deployed before the artifact bucket existed; a no-op after.
+   */
   public async ensureEdge(): Promise<EdgeInfo> {
     const existing = await this.edge();
-    if (existing) return existing;
+    if (existing?.artifactBucketName) return existing;
     const deployer = await this.deployer([]);
-    await deployer.bootstrap();
+    if (!existing) await deployer.bootstrap();
     await deployer.deploy([edgeStackName(this.app)]);
     const edge = await this.edge();
     if (!edge) throw userError('EDGE_MISSING', `stack ${edgeStackName(this.app)} reports no outputs after deploy`, { fix: 'check the CloudFormation console' });

@@ -43,6 +43,8 @@ export interface GateSnapshot {
 export interface Checkpoints {
   readonly tag?: string;
   readonly artifact?: { readonly artifactId: string; readonly kind: string; readonly path?: string; readonly imageRef?: string };
+  /** Where the tarball was published for the AMI builder. */
+  readonly published?: { readonly bucket: string; readonly key: string; readonly bytes: number };
   readonly ami?: { readonly amiId: string; readonly reused: boolean };
   readonly stack?: { readonly stackName: string; readonly outputs: Readonly<Record<string, string>> };
   readonly fleet?: { readonly startedAt: string };

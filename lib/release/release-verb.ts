@@ -1,5 +1,5 @@
 /**
- * `release --sha S` / `release --branch B`: tag → artifact → AMI → stack → app running → copy the
+ * `release --sha S` / `release --branch B`: tag → artifact → publish → AMI → stack → app running → copy the
  * live data with migrations → forward sync → gates → checks → READY. Input is checked before
  * anything is written (a bad sha, a dirty tree or an unknown table version leaves no state); then
  * the intent is recorded and the steps run, each skipped when its checkpoint says it is done.
@@ -7,12 +7,14 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { userError } from '../errors';
+import { toolError, userError } from '../errors';
 import { AmiBaker } from '../infra/ami-baker';
 import { buildArtifact } from '../infra/artifact-builder';
+import { artifactDownloadUrl, publishArtifact } from '../infra/artifact-publisher';
 import { isDirty, resolveSha } from '../infra/git';
 import { releaseIdFromBranch, releaseIdFromSha } from '../manifest/table-manifest';
 import { AppLock, whoAmI } from './app-lock';
+import { bakeScript } from './bake-script';
 import { dataVersionsAt } from './definition';
 import { assertGates, copyTables, evaluateGates } from './data-steps';
 import type { ReleaseEngine } from './engine';
@@ -109,10 +111,28 @@ function releaseSteps(engine: ReleaseEngine, isBranch: boolean): Step[] {
       },
     },
     {
+      // The tarball goes where the AMI builder fetches it. A Docker image would go to a registry,
+      // which is not built yet (README, Limits): the bake then installs no app.
+      name: 'publish',
+      done: (r) => Boolean(r.checkpoints.published) || r.checkpoints.artifact?.kind !== 'tarball',
+      run: async (r) => {
+        const edge = await engine.ensureEdge();
+        // Built again from the commit (the same bytes, so the same id), in case this machine is not
+        // the one that ran the artifact step.
+        const a = await buildArtifact({ repoDir: engine.repoDir, sha: r.sha!, appDir: def.appDir, storeDir: engine.artifactStore, ioHost: engine.io, docker: 'never' });
+        if (a.artifactId !== r.checkpoints.artifact!.artifactId) {
+          throw toolError('ARTIFACT_CHANGED', `the tarball of ${r.sha} is ${a.artifactId} now, ${r.checkpoints.artifact!.artifactId} when the release recorded it`);
+        }
+        const p = await publishArtifact({ s3: engine.s3, bucket: edge.artifactBucketName!, app: engine.app, artifactId: a.artifactId, tarPath: a.tarPath!, ioHost: engine.io });
+        return { published: { bucket: p.bucket, key: p.key, bytes: p.bytes } };
+      },
+    },
+    {
       name: 'ami',
       done: (r) => Boolean(r.checkpoints.ami),
       run: async (r) => {
         const artifactId = r.checkpoints.artifact!.artifactId;
+        const published = r.checkpoints.published;
         const { amiId, reused } = await baker.bake({
           app: engine.app,
           releaseId: r.releaseId,
@@ -120,7 +140,17 @@ function releaseSteps(engine: ReleaseEngine, isBranch: boolean): Step[] {
           artifactId,
           baseAmiId: def.config.baseAmiId,
           instanceType: def.config.instanceType,
-          userData: bakeScript(engine.app, r, artifactId, path.posix.join(def.appDir, def.appEntry)),
+          userData: bakeScript({
+            app: engine.app,
+            releaseId: r.releaseId,
+            sha: r.sha!,
+            artifactId,
+            appDir: def.appDir,
+            appEntry: def.appEntry,
+            // Valid for the bake's longest wait for its builder (instanceTimeoutSeconds) and more.
+            downloadUrl: published ? await artifactDownloadUrl(engine.s3, published, 3600) : undefined,
+          }),
+          waitForShutdown: engine.target.bakeWaitsForShutdown,
         });
         return { ami: { amiId, reused } };
       },
@@ -225,27 +255,3 @@ async function tagRelease(repoDir: string, r: ReleaseRecord): Promise<string> {
   return tag;
 }
 
-/**
- * The builder instance's user data: installs the app's runtime and the artifact, and a unit that
- * starts the app at boot. The artifact reaches the builder from the artifact store (S3 in an
- * account); what the AMI holds is recorded in its tags by the baker.
- */
-function bakeScript(app: string, r: ReleaseRecord, artifactId: string, entry: string): string {
-  return [
-    '#!/bin/bash',
-    'set -euo pipefail',
-    `# stackshift bake: ${app} ${r.releaseId} (${r.sha}), artifact ${artifactId}`,
-    'dnf install -y nodejs20 || yum install -y nodejs',
-    'mkdir -p /opt/app',
-    `echo '${artifactId}' > /opt/app/ARTIFACT`,
-    `cat > /etc/systemd/system/${app}.service <<'UNIT'`,
-    '[Service]',
-    `ExecStart=/usr/bin/node --import tsx /opt/app/${entry}`,
-    'Environment=PORT=80 HOST=0.0.0.0',
-    'Restart=always',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    'UNIT',
-    `systemctl enable ${app}.service`,
-  ].join('\n');
-}

@@ -182,6 +182,17 @@ describe('AmiBaker on moto EC2', () => {
     expect(io.codes()).toContain(BAKE_IO.BAKE_I8004.code);
   });
 
+  it('GIVEN waitForShutdown WHEN the builder never powers off (its script failed) THEN no image is taken and the error says where to look', async () => {
+    const impatient = new AmiBaker({ ioHost: io, ec2, ssm, pollSeconds: 1, instanceTimeoutSeconds: 3 });
+
+    const err = await rejection(impatient.bake({ ...options, waitForShutdown: true }));
+
+    const [builder] = await builders(options);
+    expect(err.code).toBe('BAKE_TIMEOUT');
+    expect(err.fix).toContain(`aws ec2 get-console-output --instance-id ${builder.InstanceId}`);
+    expect(io.codes()).not.toContain(BAKE_IO.BAKE_I8004.code);
+  });
+
   it('GIVEN a base image WHEN baking THEN the builder starts from it', async () => {
     const base = (await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], Filters: [{ Name: 'name', Values: ['amzn2-ami-hvm-*-x86_64-gp2'] }] }))).Images![0].ImageId!;
 

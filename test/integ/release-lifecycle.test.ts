@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCopy } from '../../lib/data/verify/verify-copy';
@@ -112,6 +113,10 @@ describe('release lifecycle through the CLI', () => {
     const v1 = id(repo.v1);
     const v2 = id(repo.v2);
     expectOk(await cli(['release', '--sha', repo.v1]));
+    // its tarball was published where the AMI builder fetches it, under its content hash
+    const published = (await store().get(v1))!.checkpoints.published!;
+    expect(published.key).toBe(`${app}/artifacts/${(await store().get(v1))!.checkpoints.artifact!.artifactId.slice('sha256:'.length)}.tar`);
+    expect((await new S3Client({}).send(new HeadObjectCommand({ Bucket: published.bucket, Key: published.key }))).ContentLength).toBe(published.bytes);
     // promote before READY is refused for an unknown release
     expectUserError(await cli(['promote', '--sha', repo.v2]), 'RELEASE_UNKNOWN');
     expectOk(await cli(['promote', '--sha', repo.v1]));

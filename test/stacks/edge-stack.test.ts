@@ -76,6 +76,21 @@ describe('EdgeStack', () => {
     template.hasOutput('LedgerTableArn', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Ledger'), 'Arn'] } });
   });
 
+  it('creates the artifact bucket: private, encrypted, TLS only, retained, named in an output', () => {
+    // THEN
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      }),
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasOutput('ArtifactBucketName', { Value: { Ref: Match.stringLikeRegexp('^Artifacts') } });
+  });
+
   it('tags its resources with the app', () => {
     // THEN
     template.hasResourceProperties('AWS::DynamoDB::Table', { Tags: [{ Key: 'app', Value: 'catalog' }] });

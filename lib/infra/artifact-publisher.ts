@@ -1,0 +1,85 @@
+/**
+ * Ships a release's tarball to where its AMI builder fetches it: one S3 object per artifact in the
+ * app's artifact bucket (EdgeStack), named by the tarball's sha256. The name is the content, so a
+ * re-run, or another release of the same tree, uploads nothing; S3 checks the upload against the
+ * same sha256 (checked here before the upload too). The builder downloads it through a presigned GET URL and checks the sha256 again,
+ * so it needs no instance role and cannot run a tarball other than the one the release recorded.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { toolError } from '../errors';
+import type { IoHost } from '../io';
+import { tarballHex } from './artifact-builder';
+import { BAKE_IO } from './bake-messages';
+
+export interface PublishArtifactOptions {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  /** The app name: the key prefix. */
+  readonly app: string;
+  /** `sha256:<hex>` of the tarball (see artifact-builder). */
+  readonly artifactId: string;
+  /** The tarball on this machine. */
+  readonly tarPath: string;
+  readonly ioHost: IoHost;
+}
+
+export interface PublishedArtifact {
+  readonly bucket: string;
+  readonly key: string;
+  readonly bytes: number;
+  /** True when the object was there already. */
+  readonly reused: boolean;
+}
+
+/** Uploads the tarball unless its object exists; idempotent. */
+export async function publishArtifact(options: PublishArtifactOptions): Promise<PublishedArtifact> {
+  const hex = hexOf(options.artifactId);
+  const key = `${options.app}/artifacts/${hex}.tar`;
+  const existing = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: key })).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  if (existing) {
+    BAKE_IO.ARTIFACT_I8104.emit(options.ioHost, `artifact ${options.artifactId} is in s3://${options.bucket}/${key} already`, { bucket: options.bucket, key, bytes: existing.ContentLength ?? 0 });
+    return { bucket: options.bucket, key, bytes: existing.ContentLength ?? 0, reused: true };
+  }
+  // App trees are small (sources, no node_modules): one PutObject, the body held in memory.
+  const body = await readFile(options.tarPath);
+  const actual = createHash('sha256').update(body).digest('hex');
+  if (actual !== hex) {
+    throw toolError('ARTIFACT_MISMATCH', `${options.tarPath} has sha256 ${actual}, not the artifact id ${options.artifactId}`, {
+      fix: 'run the release again: the artifact step rebuilds the tarball from the commit',
+    });
+  }
+  await options.s3.send(
+    new PutObjectCommand({
+      Bucket: options.bucket,
+      Key: key,
+      Body: body,
+      ContentType: 'application/x-tar',
+      ChecksumSHA256: Buffer.from(hex, 'hex').toString('base64'),
+      Metadata: { 'artifact-id': options.artifactId },
+    }),
+  );
+  BAKE_IO.ARTIFACT_I8103.emit(options.ioHost, `uploaded artifact ${options.artifactId} to s3://${options.bucket}/${key} (${body.length} bytes)`, { bucket: options.bucket, key, bytes: body.length });
+  return { bucket: options.bucket, key, bytes: body.length, reused: false };
+}
+
+/** A GET URL of the published tarball, valid for `expiresInSeconds` (the bake's whole run). */
+export async function artifactDownloadUrl(s3: S3Client, published: Pick<PublishedArtifact, 'bucket' | 'key'>, expiresInSeconds = 3600): Promise<string> {
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: published.bucket, Key: published.key }), { expiresIn: expiresInSeconds });
+}
+
+function hexOf(artifactId: string): string {
+  const hex = tarballHex(artifactId);
+  if (!hex) throw toolError('ARTIFACT_ID_INVALID', `artifact id "${artifactId}" is not sha256:<64 hex>; only tarball artifacts are published`);
+  return hex;
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
