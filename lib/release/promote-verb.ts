@@ -13,6 +13,7 @@ import { userError } from '../errors';
 import { AppLock, whoAmI } from './app-lock';
 import { assertGates, deadLetterCount } from './data-steps';
 import type { ReleaseEngine } from './engine';
+import type { ReleaseDefinition } from './definition';
 import { ensureStream } from './ensure-streams';
 import { RELEASE_IO } from './messages';
 import { isPromotable, phaseOf } from './phase';
@@ -20,6 +21,8 @@ import { reconcile } from './reconcile';
 import type { ReleaseRecord } from './release-record';
 import type { VerbResult } from './release-verb';
 import { ensureSyncRunning, waitCaughtUp } from './sync-launcher';
+
+export const ROLLBACK_LOSSY = 'ROLLBACK_LOSSY';
 
 export interface PromoteVerbOptions {
   readonly releaseId: string;
@@ -51,16 +54,7 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
     });
   }
   const previous = app.live && app.live !== record.releaseId ? await engine.store.get(app.live) : undefined;
-  if (previous && !options.allowLossyRollback) {
-    const lossy = engine.tableSpecs().filter(
-      (t) => !engine.definition.migrations.chainIsReversible(t.name, previous.dataVersions[t.name] ?? 1, record.dataVersions[t.name] ?? 1),
-    );
-    if (lossy.length > 0) {
-      throw userError('ROLLBACK_LOSSY', `a rollback from ${record.releaseId} to ${previous.releaseId} would lose writes: no down migration for ${lossy.map((t) => t.name).join(', ')}`, {
-        fix: 'add `down` to the migration, or pass --allow-lossy-rollback to accept it',
-      });
-    }
-  }
+  if (previous && !options.allowLossyRollback) assertLosslessRollback(engine.definition, record, previous);
   const router = new TrafficRouter({ ioHost: engine.io, hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, ttlSeconds: engine.definition.config.recordTtlSeconds });
 
   return AppLock.with({ ledger: engine.ledger, command: `promote ${record.releaseId}` }, async (lock) => {
@@ -220,4 +214,21 @@ export async function requireRecord(engine: ReleaseEngine, releaseId: string): P
   const r = await engine.store.get(releaseId);
   if (!r) throw userError('RELEASE_UNKNOWN', `release ${releaseId} does not exist`, { fix: 'see `npm run status` for the releases there are' });
   return r;
+}
+
+type Versioned = Pick<ReleaseRecord, 'releaseId' | 'dataVersions'>;
+
+/**
+ * Refuses to promote `release` over `previous` when a rollback would lose writes: the reverse sync
+ * needs a `down` for every migration between their data versions, or writes made on `release`
+ * cannot be carried back.
+ */
+export function assertLosslessRollback(definition: ReleaseDefinition, release: Versioned, previous: Versioned): void {
+  const lossy = definition.tables.tables.filter(
+    (t) => !definition.migrations.chainIsReversible(t.name, previous.dataVersions[t.name] ?? 1, release.dataVersions[t.name] ?? 1),
+  );
+  if (lossy.length === 0) return;
+  throw userError(ROLLBACK_LOSSY, `a rollback from ${release.releaseId} to ${previous.releaseId} would lose writes: no down migration for ${lossy.map((t) => t.name).join(', ')}`, {
+    fix: 'add `down` to the migration, or pass --allow-lossy-rollback to accept it',
+  });
 }
