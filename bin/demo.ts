@@ -58,11 +58,7 @@ runMain(io, async () => {
     if (full.failedRequests > 0 || full.lostWrites > 0) process.exitCode = 1;
   } finally {
     if (!opts.keep) {
-      const fleetDir = path.join(stateDir, 'fleet');
-      const { LocalFleet } = await import('../lib/infra/local-fleet');
-      const fleet = new LocalFleet({ stateDir });
-      for (const m of fs.existsSync(fleetDir) ? fleet.list() : []) await fleet.stop(m.releaseId);
-      await stopSyncDaemons(stateDir);
+      await stopReleases(stateDir);
       // Only what this run started: a local AWS it found running (e.g. a test run's) stays up.
       if (started.length > 0) await stopLocalAws({ ioHost: io, stateDir, services: started });
     } else {
@@ -71,12 +67,19 @@ runMain(io, async () => {
   }
 });
 
-/** The sync daemons are detached processes of this run: stop them with the emulators. */
-async function stopSyncDaemons(stateDir: string): Promise<void> {
+/**
+ * The apps and sync daemons of this run's releases are detached processes: stop them with the
+ * emulators. Only this app's: a state directory may be shared (a test run's), and another app's
+ * releases there are not ours to stop.
+ */
+async function stopReleases(stateDir: string): Promise<void> {
   const { ReleaseEngine } = await import('../lib/release/engine');
   const { stopSync } = await import('../lib/release/sync-launcher');
+  const { LocalFleet } = await import('../lib/infra/local-fleet');
   const engine = new ReleaseEngine({ ioHost: io, definition, stateDir });
+  const fleet = new LocalFleet({ stateDir });
   for (const r of await engine.store.list().catch(() => [])) {
+    await fleet.stop(r.releaseId);
     const pairs = [
       ...(r.checkpoints.forwardSync ? [{ direction: 'forward' as const, sourceReleaseId: r.checkpoints.forwardSync.sourceReleaseId, targetReleaseId: r.releaseId }] : []),
       ...(r.checkpoints.reverseSync ? [{ direction: 'reverse' as const, sourceReleaseId: r.releaseId, targetReleaseId: r.checkpoints.reverseSync.targetReleaseId }] : []),

@@ -5,6 +5,7 @@
  * Git identity is passed on each commit: CI machines may have none configured.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -53,7 +54,9 @@ export function createReleaseRepo(options: CreateReleaseRepoOptions = {}): Relea
     return git('rev-parse', 'HEAD');
   };
   const descriptor = (products: number) => JSON.stringify({ dataVersions: { products, orders: 1 } }) + '\n';
-  const v1 = commit('catalog v1', { [`${APP_DIR}/release.json`]: descriptor(1) });
+  // A nonce outside the app: two repositories made in the same second (parallel tests) get different
+  // shas, hence different release ids, while their app trees (the artifacts) stay identical.
+  const v1 = commit('catalog v1', { [`${APP_DIR}/release.json`]: descriptor(1), 'REPO_ID': `${randomBytes(8).toString('hex')}\n` });
   const v2 = commit('catalog v2: one product, per-channel listings', { [`${APP_DIR}/release.json`]: descriptor(2) });
   return { dir, v1, v2, git, commit };
 }
