@@ -1,9 +1,9 @@
 /**
  * Ships a release's tarball to where its AMI builder fetches it: one S3 object per artifact in the
  * app's artifact bucket (EdgeStack), named by the tarball's sha256. The name is the content, so a
- * re-run, or another release of the same tree, uploads nothing; S3 checks the upload against the
- * same sha256 (checked here before the upload too). The builder downloads it through a presigned GET URL and checks the sha256 again,
- * so it needs no instance role and cannot run a tarball other than the one the release recorded.
+ * re-run, or another release of the same tree, uploads nothing. The sha256 is checked here before
+ * the upload, by S3 on receipt, and by the builder after its download (through a presigned GET
+ * URL, so it needs no instance role and cannot run a tarball other than the one recorded).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
