@@ -178,7 +178,12 @@ program
   .action(async (o: { backup: boolean }) => {
     const g = program.opts<Global>();
     const result = await gcVerb(await engineFor(g), { noBackup: !o.backup });
-    output(g, result, () => (result.collected.length ? result.collected.map((c) => `${c.releaseId}: ${c.reason}`).join('\n') : 'nothing to collect'));
+    output(g, result, () =>
+      [
+        ...result.collected.map((c) => `${c.releaseId}: ${c.reason}`),
+        ...(result.artifactsDeleted.length ? [`${result.artifactsDeleted.length} unused artifact(s) deleted`] : []),
+      ].join('\n') || 'nothing to collect',
+    );
   });
 
 // Internal: the long-lived sync between two releases, launched detached by release and promote.

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { toolError } from '../errors';
 import type { IoHost } from '../io';
@@ -37,7 +37,7 @@ export interface PublishedArtifact {
 /** Uploads the tarball unless its object exists; idempotent. */
 export async function publishArtifact(options: PublishArtifactOptions): Promise<PublishedArtifact> {
   const hex = hexOf(options.artifactId);
-  const key = `${options.app}/artifacts/${hex}.tar`;
+  const key = `${artifactPrefix(options.app)}${hex}.tar`;
   const existing = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: key })).catch((err: unknown) => {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -71,6 +71,34 @@ export async function publishArtifact(options: PublishArtifactOptions): Promise<
 /** A GET URL of the published tarball, valid for `expiresInSeconds` (the bake's whole run). */
 export async function artifactDownloadUrl(s3: S3Client, published: Pick<PublishedArtifact, 'bucket' | 'key'>, expiresInSeconds = 3600): Promise<string> {
   return getSignedUrl(s3, new GetObjectCommand({ Bucket: published.bucket, Key: published.key }), { expiresIn: expiresInSeconds });
+}
+
+export interface DeleteUnusedArtifactsProps {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly app: string;
+  /** Keys that a release still standing refers to: kept. */
+  readonly inUse: ReadonlySet<string>;
+  readonly ioHost: IoHost;
+}
+
+/** Deletes the app's published tarballs that are not in use; returns their keys. */
+export async function deleteUnusedArtifacts(props: DeleteUnusedArtifactsProps): Promise<string[]> {
+  const unused: string[] = [];
+  for await (const page of paginateListObjectsV2({ client: props.s3 }, { Bucket: props.bucket, Prefix: artifactPrefix(props.app) })) {
+    for (const o of page.Contents ?? []) if (o.Key && !props.inUse.has(o.Key)) unused.push(o.Key);
+  }
+  for (let i = 0; i < unused.length; i += 1000) {
+    const out = await props.s3.send(new DeleteObjectsCommand({ Bucket: props.bucket, Delete: { Objects: unused.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+    const failed = out.Errors ?? [];
+    if (failed.length > 0) throw toolError('ARTIFACT_DELETE_FAILED', `${failed.length} artifact(s) were not deleted from s3://${props.bucket}: ${failed[0].Key}: ${failed[0].Message}`, { fix: 'run gc again' });
+  }
+  if (unused.length > 0) BAKE_IO.ARTIFACT_I8105.emit(props.ioHost, `deleted ${unused.length} unused artifact(s) from s3://${props.bucket}`, { bucket: props.bucket, keys: unused });
+  return unused;
+}
+
+function artifactPrefix(app: string): string {
+  return `${app}/artifacts/`;
 }
 
 function hexOf(artifactId: string): string {

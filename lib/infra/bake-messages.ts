@@ -25,5 +25,6 @@ export const BAKE_IO = {
   ARTIFACT_I8101: info<{ artifactId: string; kind: 'docker-image' | 'tarball'; sha: string; path?: string; imageRef?: string }>('ARTIFACT_I8101', 'the release artifact exists and was reused'),
   ARTIFACT_I8103: info<{ bucket: string; key: string; bytes: number }>('ARTIFACT_I8103', 'the release tarball was uploaded to the artifact bucket'),
   ARTIFACT_I8104: info<{ bucket: string; key: string; bytes: number }>('ARTIFACT_I8104', 'the release tarball was in the artifact bucket already'),
+  ARTIFACT_I8105: info<{ bucket: string; keys: string[] }>('ARTIFACT_I8105', 'published tarballs no standing release uses were deleted'),
   ARTIFACT_D8102: debug<{ reason: string }>('ARTIFACT_D8102', 'the artifact is a tarball, not a Docker image, and why'),
 } as const;

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { userError } from '../errors';
 import { AmiBaker } from '../infra/ami-baker';
+import { deleteUnusedArtifacts } from '../infra/artifact-publisher';
 import { AppLock, whoAmI } from './app-lock';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
@@ -137,11 +138,17 @@ async function syncPairsOf(engine: ReleaseEngine, r: ReleaseRecord): Promise<Syn
 
 export interface GcResult {
   readonly collected: readonly { readonly releaseId: string; readonly reason: string }[];
+  /** Keys of published tarballs no release that still exists refers to, deleted. */
+  readonly artifactsDeleted: readonly string[];
 }
 
-/** Tears down branch stacks whose branch no longer exists in the repository or whose TTL passed. */
+/**
+ * Tears down branch stacks whose branch no longer exists in the repository or whose TTL passed,
+ * then deletes the published tarballs that no release still standing refers to. Under the app
+ * lock: no release can be publishing meanwhile.
+ */
 export async function gcVerb(engine: ReleaseEngine, options: { readonly noBackup?: boolean } = {}): Promise<GcResult> {
-  await engine.requireEdge();
+  const edge = await engine.requireEdge();
   const ttlMs = engine.definition.config.branchTtlHours * 3_600_000;
   const candidates: { record: ReleaseRecord; reason: string }[] = [];
   for (const r of await engine.store.list()) {
@@ -149,7 +156,6 @@ export async function gcVerb(engine: ReleaseEngine, options: { readonly noBackup
     if (!(await branchExists(engine.repoDir, r.branch))) candidates.push({ record: r, reason: `branch ${r.branch} no longer exists` });
     else if (engine.clock() - Date.parse(r.createdAt) > ttlMs) candidates.push({ record: r, reason: `older than ${engine.definition.config.branchTtlHours} h` });
   }
-  if (candidates.length === 0) return { collected: [] };
   return AppLock.with({ ledger: engine.ledger, command: 'gc' }, async (lock) => {
     const collected: { releaseId: string; reason: string }[] = [];
     for (const c of candidates) {
@@ -157,7 +163,17 @@ export async function gcVerb(engine: ReleaseEngine, options: { readonly noBackup
       RELEASE_IO.RELEASE_I3114.emit(engine.io, `collected ${c.record.releaseId}: ${c.reason}`, { stack: engine.stackName(c.record.releaseId), releaseId: c.record.releaseId, kind: c.reason });
       collected.push({ releaseId: c.record.releaseId, reason: c.reason });
     }
-    return { collected };
+    const standing = (await engine.store.list()).filter((r) => !r.checkpoints.tornDown);
+    const artifactsDeleted = edge.artifactBucketName
+      ? await deleteUnusedArtifacts({
+          s3: engine.s3,
+          bucket: edge.artifactBucketName,
+          app: engine.app,
+          inUse: new Set(standing.flatMap((r) => (r.checkpoints.published ? [r.checkpoints.published.key] : []))),
+          ioHost: engine.io,
+        })
+      : [];
+    return { collected, artifactsDeleted };
   });
 }
 

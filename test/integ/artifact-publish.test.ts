@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RecordingIoHost } from '../../lib/io';
-import { artifactDownloadUrl, publishArtifact } from '../../lib/infra/artifact-publisher';
+import { artifactDownloadUrl, deleteUnusedArtifacts, publishArtifact } from '../../lib/infra/artifact-publisher';
 import { BAKE_IO } from '../../lib/infra/bake-messages';
 import { rejection } from '../_helpers/rejection';
 
@@ -63,6 +63,23 @@ describe('publishArtifact', () => {
     expect(err).toMatchObject({ code: 'ARTIFACT_MISMATCH' });
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `catalog/artifacts/${other.artifactId.slice(7)}.tar` })).catch((e: { name?: string }) => e.name);
     expect(head).toBe('NotFound');
+  });
+
+  it('deletes the tarballs not in use, and only the app\'s own', async () => {
+    // GIVEN three tarballs of one app and one of another
+    const io = new RecordingIoHost();
+    const [a, b, c] = await Promise.all([tarball(10), tarball(10), tarball(10)].map((t) => publishArtifact({ s3, bucket, app: 'gcapp', ...t, ioHost: io })));
+    const other = await publishArtifact({ s3, bucket, app: 'gcother', ...tarball(10), ioHost: io });
+
+    // WHEN the unused ones of the first app are deleted, b being in use
+    const deleted = await deleteUnusedArtifacts({ s3, bucket, app: 'gcapp', inUse: new Set([b.key]), ioHost: io });
+
+    // THEN a and c are gone, b and the other app's stay
+    expect(deleted.sort()).toEqual([a.key, c.key].sort());
+    const exists = (key: string) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false);
+    expect(await Promise.all([a, b, c, other].map((p) => exists(p.key)))).toEqual([false, true, false, true]);
+    // AND a second run has nothing to delete
+    expect(await deleteUnusedArtifacts({ s3, bucket, app: 'gcapp', inUse: new Set([b.key]), ioHost: io })).toEqual([]);
   });
 
   it('refuses an artifact id that is not a tarball hash', async () => {

@@ -219,5 +219,13 @@ describe('release lifecycle through the CLI', () => {
     expectOk(gc);
     expect(gc.result).toMatchObject({ collected: [{ releaseId: branchId }] });
     expect((await store().get(branchId))?.checkpoints.tornDown).toBeDefined();
+    // AND the tarball of v1 (torn down before) is deleted; the live release's (which the branch shared) is kept
+    const keyOf = async (releaseId: string) => (await store().get(releaseId))!.checkpoints.published!;
+    const [v1Artifact, liveArtifact] = [await keyOf(id(repo.v1)), await keyOf(live)];
+    expect((await store().get(branchId))!.checkpoints.published!.key).toBe(liveArtifact.key);
+    expect((gc.result as { artifactsDeleted: string[] }).artifactsDeleted).toEqual([v1Artifact.key]);
+    const s3 = new S3Client({});
+    await s3.send(new HeadObjectCommand({ Bucket: liveArtifact.bucket, Key: liveArtifact.key }));
+    await expect(s3.send(new HeadObjectCommand({ Bucket: v1Artifact.bucket, Key: v1Artifact.key }))).rejects.toMatchObject({ name: 'NotFound' });
   });
 });
