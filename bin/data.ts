@@ -67,7 +67,7 @@ function setup(o: CommonOptions) {
   const to = o.toVersion ?? registry.latestVersion(o.table);
   const chain = registry.chain(o.table, from, to, { keyNames });
   const ledger = new Ledger({ tableName: o.ledger ?? ledgerTableName(appConfig.app) });
-  return { keyNames, chain, io, ledger };
+  return { keyNames, chain, io, ledger, spec };
 }
 
 /** With --json, the result is the last line on stdout; people read the IoHost's summary line. */
@@ -139,7 +139,7 @@ common(program.command('sync').description('follow the source table\'s stream in
   .option('--worker-id <id>', 'this worker\'s name in the shard leases, unique per process (default: <host>:<pid>:<random>); implies --shared')
   .addOption(new Option('--lease-seconds <n>', 'shard lease length: a worker that died holds its shards this long (default: 30); implies --shared').argParser(positiveInt))
   .action(async (o: CommonOptions & { untilCaughtUp?: boolean; syncId?: string; shared?: boolean; workerId?: string; leaseSeconds?: number }) => {
-    const { keyNames, chain, ledger } = setup(o);
+    const { keyNames, chain, ledger, spec } = setup(o);
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
     const result = await new TableSync({
@@ -150,6 +150,7 @@ common(program.command('sync').description('follow the source table\'s stream in
       targetTable: o.target,
       keyNames,
       chain,
+      versionAttribute: spec.versionAttribute,
       copyJobId: o.job,
       leases:
         o.shared || o.workerId !== undefined || o.leaseSeconds !== undefined

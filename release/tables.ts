@@ -14,6 +14,9 @@ export const tables: TableManifest = parseTableManifest({
       sortKey: { name: 'sk', type: 'S' },
       stream: true,
       globalSecondaryIndexes: [{ indexName: 'bySku', partitionKey: { name: 'sku', type: 'S' } }],
+      // Clients send `rev`, one more than the product's last: the syncs around a flip keep the
+      // later of two writes to a product, whichever stack each landed on.
+      versionAttribute: 'rev',
     },
     {
       name: 'orders',

@@ -37,6 +37,11 @@ export interface TableSpec {
   readonly stream?: boolean;
   /** @default - no time to live */
   readonly timeToLiveAttribute?: string;
+  /**
+   * A number the app raises on every write of an item: the syncs never apply a change older than
+   * what the other stack holds (ChangeApplier, RULE 7). @default - none: changes apply in stream order only
+   */
+  readonly versionAttribute?: string;
 }
 
 export interface TableManifest {
@@ -75,6 +80,13 @@ const table = z.strictObject({
   globalSecondaryIndexes: z.array(gsi).max(20, 'DynamoDB allows at most 20 global secondary indexes').optional(),
   stream: z.boolean().optional(),
   timeToLiveAttribute: attributeName.optional(),
+  /**
+   * A number the app raises on every write of an item (a revision). The syncs around a flip then
+   * never apply a change older than what the other stack holds: a client that wrote on the old
+   * stack and again on the new one keeps its later write. Without it, the syncs apply full images
+   * in stream order only.
+   */
+  versionAttribute: attributeName.optional(),
 });
 
 export const tableManifestSchema = z

@@ -105,6 +105,7 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
       targetTable: engine.tableName(pair.targetReleaseId, spec.name),
       keyNames: engine.keyNamesOf(spec),
       chain: engine.chain(spec, source, target),
+      versionAttribute: spec.versionAttribute,
       origin: pair.direction === 'forward' ? 'sync' : 'reverse',
       copyJobId: pair.direction === 'forward' ? `${pair.targetReleaseId}#${spec.name}` : undefined,
       dynamodb: engine.dynamodb,

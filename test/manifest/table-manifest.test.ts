@@ -33,8 +33,8 @@ const products = {
 
 describe('parseTableManifest', () => {
   it('accepts a valid manifest and keeps every field', () => {
-    // GIVEN a manifest with a GSI, a stream and a TTL attribute
-    const input = { tables: [{ ...products, timeToLiveAttribute: 'expiresAt' }] };
+    // GIVEN a manifest with a GSI, a stream, a TTL attribute and a version attribute
+    const input = { tables: [{ ...products, timeToLiveAttribute: 'expiresAt', versionAttribute: 'rev' }] };
     // WHEN it is parsed
     const manifest = parseTableManifest(input);
     // THEN it comes back unchanged
@@ -54,6 +54,7 @@ describe('parseTableManifest', () => {
       { tables: [{ ...products, globalSecondaryIndexes: [{ indexName: 'byPk', partitionKey: { name: 'pk', type: 'N' } }] }] },
       /conflicts with type 'S'/,
     ],
+    ['a version attribute with a space', { tables: [{ ...products, versionAttribute: 'my rev' }] }, /versionAttribute "my rev"/],
     ['not an object', 'products', /expected object/],
   ])('rejects %s with MANIFEST_INVALID', (_what, input, message) => {
     // GIVEN an invalid manifest

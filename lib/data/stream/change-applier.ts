@@ -10,7 +10,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageOf } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger/dead-letters';
-import { keyString, stableJson, type Item, type KeyNames } from '../item';
+import { keyOf, keyString, stableJson, type Item, type KeyNames } from '../item';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
 import type { MigrationChain } from '../migrations/chain';
 import { isMigrationItemError } from '../migrations/chain';
@@ -56,6 +56,12 @@ export interface ChangeApplierProps {
   readonly deadLetters: DeadLetters;
   /** The direction: stamped on every write, and which echoes to skip (echo.ts). */
   readonly origin: SyncOrigin;
+  /**
+   * A numeric attribute the app raises on every write of an item (RULE 7). A record whose image
+   * carries a lower value than a target item it maps to is superseded: skipped, not applied.
+   * @default - none: every record is applied
+   */
+  readonly versionAttribute?: string;
   /** Source partitions applied at once (each partition's records stay in order). @default 256 */
   readonly concurrency?: number;
   /** Optimistic attempts to settle one shared target item. @default 5 */
@@ -82,6 +88,8 @@ export interface ApplyBatchResult {
   readonly deadLetters: number;
   /** Records skipped as echoes of the other direction's writes. */
   readonly echoesSkipped: number;
+  /** Records skipped because the target holds a newer version (RULE 7). */
+  readonly superseded: number;
   /** Now minus the newest record's approximate creation time; 0 for an empty batch. */
   readonly lagMs: number;
 }
@@ -97,6 +105,7 @@ interface Counts {
   deletes: number;
   deadLetters: number;
   echoesSkipped: number;
+  superseded: number;
 }
 
 /**
@@ -165,7 +174,7 @@ export class ChangeApplier {
    * are applied in call order (RULE 1).
    */
   public async applyBatch(records: readonly ChangeRecord[]): Promise<ApplyBatchResult> {
-    const counts: Counts = { applied: 0, puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0 };
+    const counts: Counts = { applied: 0, puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0, superseded: 0 };
     const batch: BatchState = {};
     const pending = new PendingPuts(this.putItems, this.props.keyNames);
     const targets = new ChangeTargets({ ...this.targetProps, pending });
@@ -205,7 +214,7 @@ export class ChangeApplier {
     const result: ApplyBatchResult = { ...counts, lagMs: records.length === 0 ? 0 : Math.max(0, this.clock() - newest) };
     DATA_IO.SYNC_D5100.emit(
       this.props.ioHost,
-      `${this.props.origin}: ${records.length} records to ${this.props.targetTable}: ${result.applied} applied, ${result.deadLetters} dead letters, ${result.echoesSkipped} echoes skipped, lag ${result.lagMs} ms`,
+      `${this.props.origin}: ${records.length} records to ${this.props.targetTable}: ${result.applied} applied, ${result.deadLetters} dead letters, ${result.echoesSkipped} echoes skipped, ${result.superseded} superseded, lag ${result.lagMs} ms`,
       { origin: this.props.origin, records: records.length, ...result },
     );
     return result;
@@ -237,9 +246,43 @@ export class ChangeApplier {
       counts.echoesSkipped++;
       return;
     }
+    if (await this.isSuperseded(record, targets)) {
+      counts.superseded++;
+      return;
+    }
     const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber) };
     if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, targets, counts);
     else await this.applyUpsert(run, record, scope, targets, counts);
+  }
+
+  /**
+   * RULE 7 (newer wins), enforced here, with a version attribute declared: a record is superseded
+   * when a target item it maps to holds a higher version than the record's output for it (from
+   * the new image; from the old one for a REMOVE). Such a record comes from a stack the app has
+   * since written past: on either side of a flip, a client that wrote on the old stack and then on
+   * the new one keeps its later write. Outputs are compared, not images, because a migration may
+   * move the version to other items (the catalog's v2 keeps it on the listings). Equal versions are
+   * applied (a re-delivery is the same write); items without a numeric version are not judged.
+   * The read and the write are not atomic: a direct write landing in between is not seen, which
+   * narrows the window from the sync's lag to one round trip rather than closing it.
+   */
+  private async isSuperseded(record: ChangeRecord, targets: ChangeTargets): Promise<boolean> {
+    const attribute = this.props.versionAttribute;
+    const image = record.eventName === 'REMOVE' ? record.oldImage : record.newImage;
+    if (!attribute || !image) return false;
+    let outputs: Item[];
+    try {
+      outputs = await migrateItem(this.props.chain, image, record.eventName === 'REMOVE' ? this.removeCtx : this.ctx);
+    } catch {
+      return false; // the apply dead-letters it
+    }
+    for (const out of outputs) {
+      const incoming = out[attribute];
+      if (typeof incoming !== 'number') continue;
+      const held = (await targets.read(keyOf(out, this.props.keyNames)))?.[attribute];
+      if (typeof held === 'number' && held > incoming) return true;
+    }
+    return false;
   }
 
   /** INSERT / MODIFY: write the new image's targets, then delete the old image's stale ones. */

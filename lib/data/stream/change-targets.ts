@@ -355,7 +355,8 @@ export class ChangeTargets {
     });
   }
 
-  private async read(item: Item): Promise<Item | undefined> {
+  /** The target item as it is now, after this batch's held puts of its key were written (consistent). */
+  public async read(item: Item): Promise<Item | undefined> {
     await this.props.pending.settle(item);
     return this.props.reads.get(item);
   }

@@ -22,6 +22,8 @@ export interface TableSyncProps {
   readonly targetTable: string;
   readonly keyNames: KeyNames;
   readonly chain: MigrationChain;
+  /** See ChangeApplierProps.versionAttribute. @default - none */
+  readonly versionAttribute?: string;
   /** 'sync' (forward, production → release) or 'reverse'. @default 'sync' */
   readonly origin?: SyncOrigin;
   /**
@@ -100,6 +102,7 @@ export class TableSync {
       chain: props.chain,
       deadLetters,
       origin: props.origin ?? 'sync',
+      versionAttribute: props.versionAttribute,
     });
     const leases = props.leases
       ? new ShardLeaseKeeper({ ...props.leases, ioHost: props.ioHost, leases: new ShardLeases(props.ledger, props.syncId), clock: () => props.ledger.now() })

@@ -94,7 +94,7 @@ interface World {
   rawTargetItems(): Promise<Record<string, Item>>;
 }
 
-async function world(options: { targetStream?: boolean; chain?: MigrationChain } = {}): Promise<World> {
+async function world(options: { targetStream?: boolean; chain?: MigrationChain; versionAttribute?: string } = {}): Promise<World> {
   const sourceTable = uniqueName('sync-src');
   const target = uniqueName('sync-dst');
   await Promise.all([createTable(sourceTable), createTable(target, PRODUCT_KEYS, { stream: options.targetStream ?? false })]);
@@ -107,7 +107,7 @@ async function world(options: { targetStream?: boolean; chain?: MigrationChain }
     deadLetters,
     io,
     applier: (origin = 'sync') =>
-      new ChangeApplier({ ioHost: io, client: doc, sourceTable, targetTable: target, keyNames: PRODUCT_KEYS, chain: options.chain ?? up, deadLetters, origin }),
+      new ChangeApplier({ ioHost: io, client: doc, sourceTable, targetTable: target, keyNames: PRODUCT_KEYS, chain: options.chain ?? up, deadLetters, origin, versionAttribute: options.versionAttribute }),
     rawTargetItems: raw,
     targetItems: async () => Object.fromEntries(Object.entries(await raw()).map(([k, v]) => [k, withoutMeta(v)])),
   };
@@ -440,6 +440,65 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     const items = await w.targetItems();
     for (const id of ids) expect(items[`PRODUCT#${id}|LISTING#US`]?.price).toBe(4321);
     expect(total()).toBeLessThanOrEqual(12);
+  });
+});
+
+describe('ChangeApplier with a version attribute (RULE 7: newer wins)', () => {
+  /** What a client's write on the new stack leaves there: the migrated items, as the app writes them. */
+  async function writtenOnTarget(w: World, item: Item): Promise<void> {
+    for (const out of migrated(item) ? Object.values(migrated(item)) : []) await doc.send(new PutCommand({ TableName: w.target, Item: out }));
+  }
+
+  it('does not apply a change older than what the target holds: a client wrote rev 5 on the old stack, then rev 6 on the new one', async () => {
+    // GIVEN a product synced at rev 4, then written at rev 5 on the source (its record not applied yet)
+    const w = await world({ versionAttribute: 'rev' });
+    const v4 = channel('0000301', 'US', { rev: 4 });
+    await w.applier().applyBatch([await w.source.put(v4)]);
+    const late = await w.source.put(channel('0000301', 'US', { rev: 5, price: 555 }));
+    // AND the client, moved to the target's stack, wrote rev 6 there
+    const v6 = channel('0000301', 'US', { rev: 6, price: 666 });
+    await writtenOnTarget(w, v6);
+
+    // WHEN the late record arrives
+    const r = await w.applier().applyBatch([late]);
+
+    // THEN it is superseded: the target keeps the client's later write
+    expect(r).toMatchObject({ applied: 0, superseded: 1, puts: 0 });
+    expect((await w.targetItems())['PRODUCT#0000301|LISTING#US']).toMatchObject({ rev: 6, price: 666 });
+  });
+
+  it('applies newer and equal versions (a re-delivery), and judges no item without a version', async () => {
+    const w = await world({ versionAttribute: 'rev' });
+    const v1 = await w.source.put(channel('0000302', 'US', { rev: 1 }));
+    const v2 = await w.source.put(channel('0000302', 'US', { rev: 2, price: 222 }));
+    expect(await w.applier().applyBatch([v1, v2])).toMatchObject({ applied: 2, superseded: 0 });
+    expect(await w.applier().applyBatch([v2])).toMatchObject({ applied: 1, superseded: 0 });
+    expect((await w.targetItems())['PRODUCT#0000302|LISTING#US']).toMatchObject({ rev: 2, price: 222 });
+    // an item without rev over a target with one: not judged, applied
+    const bare = await w.source.put(channel('0000302', 'US', { price: 1 }));
+    expect(await w.applier().applyBatch([bare])).toMatchObject({ applied: 1, superseded: 0 });
+  });
+
+  it('does not apply a delete of a version older than what the target holds', async () => {
+    // GIVEN a product synced at rev 3 and deleted on the source (its REMOVE not applied yet)
+    const w = await world({ versionAttribute: 'rev' });
+    await w.applier().applyBatch([await w.source.put(channel('0000303', 'US', { rev: 3 }))]);
+    const removal = await w.source.remove({ pk: 'PRODUCT#0000303', sk: 'CHANNEL#US' });
+    // AND rewritten at rev 4 on the target's stack meanwhile
+    await writtenOnTarget(w, channel('0000303', 'US', { rev: 4, price: 444 }));
+
+    // WHEN the REMOVE arrives, THEN it is superseded and the rewrite stays
+    expect(await w.applier().applyBatch([removal])).toMatchObject({ superseded: 1, deletes: 0 });
+    expect((await w.targetItems())['PRODUCT#0000303|LISTING#US']).toMatchObject({ rev: 4, price: 444 });
+  });
+
+  it('without a version attribute, the late change overwrites the later write (the hazard RULE 7 closes)', async () => {
+    const w = await world();
+    await w.applier().applyBatch([await w.source.put(channel('0000304', 'US', { rev: 4 }))]);
+    const late = await w.source.put(channel('0000304', 'US', { rev: 5, price: 555 }));
+    await writtenOnTarget(w, channel('0000304', 'US', { rev: 6, price: 666 }));
+    expect(await w.applier().applyBatch([late])).toMatchObject({ applied: 1, superseded: 0 });
+    expect((await w.targetItems())['PRODUCT#0000304|LISTING#US']).toMatchObject({ rev: 5, price: 555 });
   });
 });
 
