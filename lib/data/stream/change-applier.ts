@@ -132,6 +132,8 @@ export class ChangeApplier {
   private readonly removed: RemovedImages;
   /** Reads for the old images of REMOVEs: the table, then the images of removed items. */
   private readonly removeCtx: MigrationContext;
+  /** Outputs of the image a record applies, migrated once: RULE 7 and the apply both need them. */
+  private readonly outputsByImage = new WeakMap<Item, Promise<Item[]>>();
 
   public constructor(props: ChangeApplierProps) {
     this.props = props;
@@ -246,13 +248,18 @@ export class ChangeApplier {
       counts.echoesSkipped++;
       return;
     }
-    if (await this.isSuperseded(record, targets)) {
-      counts.superseded++;
-      return;
+    try {
+      if (await this.isSuperseded(record, targets)) {
+        counts.superseded++;
+        return;
+      }
+      const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber) };
+      if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, targets, counts);
+      else await this.applyUpsert(run, record, scope, targets, counts);
+    } finally {
+      // A record delivered again is migrated again: the source may have moved on since.
+      for (const image of [record.newImage, record.oldImage]) if (image) this.outputsByImage.delete(image);
     }
-    const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber) };
-    if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, targets, counts);
-    else await this.applyUpsert(run, record, scope, targets, counts);
   }
 
   /**
@@ -272,7 +279,7 @@ export class ChangeApplier {
     if (!attribute || !image) return false;
     let outputs: Item[];
     try {
-      outputs = await migrateItem(this.props.chain, image, record.eventName === 'REMOVE' ? this.removeCtx : this.ctx);
+      outputs = await this.outputsOf(record, image);
     } catch {
       return false; // the apply dead-letters it
     }
@@ -283,6 +290,17 @@ export class ChangeApplier {
       if (typeof held === 'number' && held > incoming) return true;
     }
     return false;
+  }
+
+  /** The outputs of the image a record applies (its new one; the old one of a REMOVE), migrated once. */
+  private outputsOf(record: ChangeRecord, image: Item): Promise<Item[]> {
+    let outputs = this.outputsByImage.get(image);
+    if (!outputs) {
+      outputs = migrateItem(this.props.chain, image, record.eventName === 'REMOVE' ? this.removeCtx : this.ctx);
+      outputs.catch(() => undefined); // awaited by the caller
+      this.outputsByImage.set(image, outputs);
+    }
+    return outputs;
   }
 
   /** INSERT / MODIFY: write the new image's targets, then delete the old image's stale ones. */
@@ -298,7 +316,7 @@ export class ChangeApplier {
     // sequence number; re-drive re-reads the current source item.
     let outputs: Item[];
     try {
-      outputs = await migrateItem(this.props.chain, image, this.ctx);
+      outputs = await this.outputsOf(record, image);
     } catch (err) {
       await this.deadLetter(run, record, isMigrationItemError(err) ? err.code : 'MIGRATION_THREW', messageOf(err), image, counts);
       return;
@@ -370,7 +388,7 @@ export class ChangeApplier {
     }
     let old: Item[];
     try {
-      old = await migrateItem(this.props.chain, image, this.removeCtx);
+      old = await this.outputsOf(record, image);
     } catch (err) {
       await this.deadLetter(run, record, REMOVE_UNRESOLVED, `the old image could not be migrated, so its target items are unknown and were not deleted: ${messageOf(err)}`, image, counts);
       return;
