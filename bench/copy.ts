@@ -10,6 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { DynamoDBClient, UpdateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Command, Option } from 'commander';
@@ -19,7 +21,7 @@ import { verifyCopy } from '../lib/data/verify/verify-copy';
 import { BatchWriter } from '../lib/data/write/batch-writer';
 import { silentIoHost } from '../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../lib/ledger';
-import { localAwsEnv, startLocalAws } from '../lib/local';
+import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
 import { registry } from '../release/migrations';
 import { createTable } from '../test/_helpers/tables';
 import { startLatencyProxy } from './latency-proxy';
@@ -46,8 +48,20 @@ const items = products * 3;
 const id = randomBytes(3).toString('hex');
 
 async function main(): Promise<void> {
-  const { state } = await startLocalAws({ ioHost: silentIoHost });
+  // Emulators of this run's own, stopped at the end: a 1M-item DynamoDB Local left running holds
+  // gigabytes and makes later runs (and demos) on this machine incomparable.
+  const stateDir = mkdtempSync(join(defaultStateDir(), 'bench-copy-'));
+  const { state } = await startLocalAws({ ioHost: silentIoHost, stateDir });
   Object.assign(process.env, localAwsEnv(state));
+  try {
+    await measure();
+  } finally {
+    await stopLocalAws({ ioHost: silentIoHost, stateDir });
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function measure(): Promise<void> {
   const direct = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
   const proxy = opts.latencyMs > 0 ? await startLatencyProxy({ target: direct, latencyMs: opts.latencyMs }) : undefined;
   const endpoint = proxy?.url ?? direct;
