@@ -25,7 +25,7 @@ import { teardownVerb } from '../../lib/release/teardown-verb';
 import { generateV1Products, productId } from './data';
 import { createReleaseRepo } from './release-repo';
 import { percentile, startLagProbe, type LagProbeTarget } from './lag-probe';
-import { checkAcknowledgedWrites, startTraffic, type TrafficReport } from './traffic';
+import { checkAcknowledgedWrites, startTraffic, type LostWrite, type TrafficReport } from './traffic';
 
 export const DEMO_IO = {
   DEMO_I4000: make<{ phase: string }>('info')('DEMO_I4000', 'a phase of the demo started'),
@@ -74,7 +74,7 @@ export interface DemoReport {
   readonly phases: Readonly<Record<string, number>>;
   readonly traffic: TrafficReport;
   readonly failures: TrafficReport['failures'];
-  readonly lost: readonly unknown[];
+  readonly lost: readonly LostWrite[];
   readonly releases: { readonly v1: string; readonly v2: string };
 }
 
