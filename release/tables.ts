@@ -14,9 +14,11 @@ export const tables: TableManifest = parseTableManifest({
       sortKey: { name: 'sk', type: 'S' },
       stream: true,
       globalSecondaryIndexes: [{ indexName: 'bySku', partitionKey: { name: 'sku', type: 'S' } }],
-      // Clients send `rev`, one more than the product's last, so `versionAttribute: 'rev'` would
-      // let the syncs keep the later of two writes to a product. Not on by default: measured in the
-      // demo it slows the syncs (README, "Newer wins").
+      // Clients send `rev`, one more than the product's last: the syncs keep the later of two
+      // writes of an item (RULE 7). With the app's If-Match waits (examples/catalog/preconditions.ts)
+      // this covers the one case those cannot: a reverse-sync record that rebuilds a product from
+      // v2's current items lands it whole before the write's last records (README, "Newer wins").
+      versionAttribute: 'rev',
     },
     {
       name: 'orders',

@@ -1,19 +1,24 @@
 /**
  * The catalog's HTTP API on node:http (no framework). The same API whatever the storage version:
  *   GET    /health        → 200 { ok, dataVersion }
- *   GET    /products/:id  → 200 product | 404
- *   PUT    /products/:id  → 200 product, once the write is durable | 400 invalid input
- *   DELETE /products/:id  → 204
+ *   GET    /products/:id  → 200 product (ETag) | 404
+ *   PUT    /products/:id  → 200 product (ETag), once the write is durable | 400 invalid input | 412
+ *   DELETE /products/:id  → 204 | 412
+ * A write with `If-Match` waits (a bounded time) for the product to reach the state it names, so a
+ * client's writes keep their order across a release flip (preconditions.ts); 412 when it does not.
  * Errors are JSON `{ error }`; a store failure is a 500 and is logged to stderr.
  */
 import * as http from 'node:http';
 import { isValidProductId, productBodySchema, toProductBody, type Product } from './product';
+import { awaitPrecondition, entityTagOf, entityTagOfBody, PreconditionFailed } from './preconditions';
 import type { ProductStore } from './store';
 
 export interface CatalogServerProps {
   readonly store: ProductStore;
   /** Largest request body accepted. @default 65_536 bytes */
   readonly maxBodyBytes?: number;
+  /** How long a write's If-Match waits for the state it names to arrive. @default DEFAULT_PRECONDITION_WAIT_MS */
+  readonly preconditionWaitMs?: number;
   /** Where failures are reported. @default one JSON line on stderr */
   readonly logError?: (message: string, err: unknown) => void;
 }
@@ -48,9 +53,10 @@ export function createCatalogServer(props: CatalogServerProps): CatalogServer {
   const server = http.createServer((req, res) => {
     // While draining, every response closes its connection so that no keep-alive socket outlives us.
     if (draining) res.setHeader('connection', 'close');
-    route(req, props.store, maxBodyBytes).then(
-      (reply) => send(res, reply.status, reply.body),
+    route(req, props, maxBodyBytes).then(
+      (reply) => send(res, reply.status, reply.body, reply.etag),
       (err: unknown) => {
+        if (err instanceof PreconditionFailed) return send(res, 412, { error: err.message });
         if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...(err.details ? { details: err.details } : {}) });
         logError(`${req.method} ${req.url} failed`, err);
         send(res, 500, { error: 'internal error' });
@@ -76,9 +82,11 @@ export function createCatalogServer(props: CatalogServerProps): CatalogServer {
 interface Reply {
   readonly status: number;
   readonly body?: unknown;
+  readonly etag?: string;
 }
 
-async function route(req: http.IncomingMessage, store: ProductStore, maxBodyBytes: number): Promise<Reply> {
+async function route(req: http.IncomingMessage, props: CatalogServerProps, maxBodyBytes: number): Promise<Reply> {
+  const { store } = props;
   const path = new URL(req.url ?? '/', 'http://catalog').pathname;
   const method = req.method ?? 'GET';
   if (path === '/health') {
@@ -92,22 +100,30 @@ async function route(req: http.IncomingMessage, store: ProductStore, maxBodyByte
 
   switch (method) {
     case 'GET': {
-      const product = await store.get(id);
-      if (!product) throw new HttpError(404, `product ${id} not found`);
-      return { status: 200, body: product };
+      const stored = await store.read(id);
+      if (!stored) throw new HttpError(404, `product ${id} not found`);
+      return { status: 200, body: stored.product, etag: entityTagOf(stored) };
     }
     case 'PUT': {
       const body = toProductBody(parseProduct(await readJson(req, maxBodyBytes), id));
+      await precondition(req, props, id);
       await store.put(id, body);
       const product: Product = { id, ...body };
-      return { status: 200, body: product };
+      return { status: 200, body: product, etag: entityTagOfBody(body) };
     }
     case 'DELETE':
+      await precondition(req, props, id);
       await store.delete(id);
       return { status: 204 };
     default:
       throw new HttpError(405, `method ${method} is not allowed on /products/:id (use GET, PUT or DELETE)`);
   }
+}
+
+/** Waits for the request's If-Match, when it has one (preconditions.ts). */
+async function precondition(req: http.IncomingMessage, props: CatalogServerProps, id: string): Promise<void> {
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch !== undefined) await awaitPrecondition({ store: props.store, id, ifMatch, waitMs: props.preconditionWaitMs });
 }
 
 function parseProduct(json: unknown, id: string) {
@@ -138,14 +154,15 @@ async function readJson(req: http.IncomingMessage, maxBytes: number): Promise<un
   }
 }
 
-function send(res: http.ServerResponse, status: number, body?: unknown): void {
+function send(res: http.ServerResponse, status: number, body?: unknown, etag?: string): void {
   if (res.headersSent) return;
+  const tag = etag === undefined ? {} : { etag };
   if (body === undefined) {
-    res.writeHead(status).end();
+    res.writeHead(status, tag).end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...tag }).end(text);
 }
 
 function defaultLogError(message: string, err: unknown): void {

@@ -10,6 +10,8 @@ export interface HttpReply {
   /** The parsed JSON body; undefined when there was none or it was not JSON. */
   readonly json?: unknown;
   readonly text: string;
+  /** The ETag header, when the reply had one. */
+  readonly etag?: string;
 }
 
 export interface HttpRequest {
@@ -19,6 +21,8 @@ export interface HttpRequest {
   /** e.g. `/products/0000042` */
   readonly path: string;
   readonly body?: unknown;
+  /** Sent as the If-Match header. @default - none */
+  readonly ifMatch?: string;
   /** The whole exchange must finish within this. @default 10_000 ms */
   readonly timeoutMs?: number;
 }
@@ -30,13 +34,15 @@ export function httpJson(request: HttpRequest): Promise<HttpReply> {
   const url = new URL(request.path, request.baseUrl);
   const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
   const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+  if (request.ifMatch !== undefined) headers['if-match'] = request.ifMatch;
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
       {
         method: request.method,
         agent: false,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -45,7 +51,8 @@ export function httpJson(request: HttpRequest): Promise<HttpReply> {
         res.on('end', () => {
           clearTimeout(timer);
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, json: parseJson(text), text });
+          const etag = res.headers.etag;
+          resolve({ status: res.statusCode ?? 0, json: parseJson(text), text, ...(etag !== undefined ? { etag } : {}) });
         });
       },
     );

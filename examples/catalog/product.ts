@@ -122,14 +122,24 @@ export function orderChannels(channels: Partial<Record<Channel, Listing>>): Part
 
 /** Whether two products hold the same content, channels and rev (field order and absent-vs-undefined ignored). */
 export function sameProduct(a: ProductBody, b: ProductBody): boolean {
-  return isDeepStrictEqual(canonical(a), canonical(b));
+  return isDeepStrictEqual(canonicalProduct(a), canonicalProduct(b));
 }
 
-function canonical(body: ProductBody): unknown {
+/** The product's content, channels and rev in a fixed shape and order (what equality and tags are of). */
+export function canonicalProduct(body: ProductBody): unknown {
   const channels: Partial<Record<Channel, Listing>> = {};
   for (const ch of CHANNELS) {
     const l = body.channels[ch];
     if (l) channels[ch] = { sku: l.sku, price: l.price, currency: l.currency, stock: l.stock, published: l.published };
   }
   return { title: body.title, artist: body.artist, format: body.format, releaseYear: body.releaseYear, description: body.description, channels, rev: body.rev ?? null };
+}
+
+/**
+ * Whether a product's rev-carrying items (v1 channel items, v2 listings) all hold the same `rev`.
+ * The app writes them in one transaction, so they always do on the stack that took the write; on
+ * the other stack the sync applies them item by item, and until the last one lands they do not.
+ */
+export function revsAgree(items: ReadonlyArray<Record<string, unknown>>): boolean {
+  return new Set(items.map((i) => revOf(i) ?? null)).size <= 1;
 }

@@ -5,8 +5,8 @@
  *     price, currency, stock, published, rev? }
  */
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { CHANNELS, listingOf, orderChannels, productPk, revOf, SHARED_FIELDS, type Channel, type Listing, type Product, type ProductBody } from './product';
-import { DynamoProductStore, withTransactionRetry, type DynamoProductStoreProps, type ProductStore } from './store';
+import { CHANNELS, listingOf, orderChannels, productPk, revOf, revsAgree, SHARED_FIELDS, type Channel, type Listing, type Product, type ProductBody } from './product';
+import { DynamoProductStore, withTransactionRetry, type DynamoProductStoreProps, type ProductStore, type StoredProduct } from './store';
 
 const CHANNEL_PREFIX = 'CHANNEL#';
 
@@ -17,8 +17,10 @@ export class ProductStoreV1 extends DynamoProductStore implements ProductStore {
     super(props);
   }
 
-  public async get(id: string): Promise<Product | undefined> {
-    return productFromV1Items(id, await this.partition(productPk(id), CHANNEL_PREFIX));
+  public async read(id: string): Promise<StoredProduct | undefined> {
+    const items = await this.partition(productPk(id), CHANNEL_PREFIX);
+    const product = productFromV1Items(id, items);
+    return product && { product, settled: revsAgree(items) };
   }
 
   public async put(id: string, body: ProductBody): Promise<void> {

@@ -7,8 +7,8 @@
  * so the migration's `down` carries it back to v1 (a rollback keeps it).
  */
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { CHANNELS, listingOf, orderChannels, productPk, revOf, SHARED_FIELDS, type Channel, type Listing, type Product, type ProductBody } from './product';
-import { DynamoProductStore, withTransactionRetry, type DynamoProductStoreProps, type ProductStore } from './store';
+import { CHANNELS, listingOf, orderChannels, productPk, revOf, revsAgree, SHARED_FIELDS, type Channel, type Listing, type Product, type ProductBody } from './product';
+import { DynamoProductStore, withTransactionRetry, type DynamoProductStoreProps, type ProductStore, type StoredProduct } from './store';
 
 const PRODUCT_SK = 'PRODUCT';
 const LISTING_PREFIX = 'LISTING#';
@@ -20,8 +20,11 @@ export class ProductStoreV2 extends DynamoProductStore implements ProductStore {
     super(props);
   }
 
-  public async get(id: string): Promise<Product | undefined> {
-    return productFromV2Items(id, await this.partition(productPk(id)));
+  public async read(id: string): Promise<StoredProduct | undefined> {
+    const items = await this.partition(productPk(id));
+    const product = productFromV2Items(id, items);
+    // The product item carries no rev (the migration keeps it on the listings).
+    return product && { product, settled: revsAgree(items.filter((i) => String(i.sk).startsWith(LISTING_PREFIX))) };
   }
 
   public async put(id: string, body: ProductBody): Promise<void> {

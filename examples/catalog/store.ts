@@ -6,11 +6,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Product, ProductBody } from './product';
 
+/** A product as stored, and whether all of its last write has landed (see `revsAgree`). */
+export interface StoredProduct {
+  readonly product: Product;
+  /** False while a sync is still applying the product's last write item by item. */
+  readonly settled: boolean;
+}
+
 export interface ProductStore {
   /** The data version of the products table this store reads and writes. */
   readonly dataVersion: number;
   /** The product as the last acknowledged write left it (strongly consistent), or undefined. */
   get(id: string): Promise<Product | undefined>;
+  /** `get`, with whether the product is settled (the HTTP layer's preconditions need it). */
+  read(id: string): Promise<StoredProduct | undefined>;
   /** Replaces the product, all its channels in one transaction; channels not in `body` are removed. */
   put(id: string, body: ProductBody): Promise<void>;
   /** Removes every item of the product in one transaction; removing a missing product is fine. */
@@ -31,6 +40,12 @@ export abstract class DynamoProductStore {
   protected constructor(props: DynamoProductStoreProps) {
     this.table = props.tableName;
     this.client = props.client ?? defaultDocumentClient();
+  }
+
+  public abstract read(id: string): Promise<StoredProduct | undefined>;
+
+  public async get(id: string): Promise<Product | undefined> {
+    return (await this.read(id))?.product;
   }
 
   /** The items of a product's partition (with a sort-key prefix), strongly consistent. */

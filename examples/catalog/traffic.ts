@@ -8,6 +8,8 @@
  *      nothing is retried (a retry would hide exactly the failure the demo must show);
  *   2. no acknowledged write was lost: writes to one product are serialized, so the last acknowledged
  *      write of each product is well defined, and `checkAcknowledgedWrites` reads every one back.
+ * As careful HTTP clients do, an update or delete sends If-Match with the ETag of the product as the
+ * client last saw it: across a flip, that is what keeps its writes in order (preconditions.ts).
  */
 import { generateV1Products, productId, seededRandom } from './data';
 import { baseUrlOf, DEFAULT_REQUEST_TIMEOUT_MS, httpJson, type HttpReply } from './http-client';
@@ -49,6 +51,8 @@ export interface AcknowledgedWrite {
   readonly deleted: boolean;
   /** What was written (undefined once deleted). */
   readonly body?: ProductBody;
+  /** The ETag the app answered the write with (undefined once deleted). */
+  readonly etag?: string;
 }
 
 export interface FailedRequest {
@@ -249,9 +253,10 @@ class TrafficRun {
           // First write to a product that existed before the traffic: start from what it holds.
           const reply = await this.send('GET', id, undefined, [200]);
           const parsed = reply ? productBodySchema.safeParse(reply.json) : undefined;
-          if (!parsed?.success) return;
+          // A weak tag is a product part-way through a sync: not a state to write on top of.
+          if (!parsed?.success || reply!.etag?.startsWith('W/')) return;
           const body = toProductBody(parsed.data);
-          current = { rev: body.rev ?? 0, deleted: false, body };
+          current = { rev: body.rev ?? 0, deleted: false, body, ...(reply!.etag !== undefined ? { etag: reply!.etag } : {}) };
         }
         const before = current.body!;
         const listed = CHANNELS.filter((ch) => before.channels[ch]);
@@ -264,7 +269,7 @@ class TrafficRun {
           channels: { ...before.channels, [channel]: { ...old, price: Math.max(1, Math.round(old.price * priceFactor)) } },
           rev,
         };
-        await this.write('PUT', id, body, { rev, deleted: false, body });
+        await this.write('PUT', id, body, { rev, deleted: false, body }, current.etag);
       } finally {
         this.busy.delete(id);
       }
@@ -291,8 +296,8 @@ class TrafficRun {
     this.busy.add(id);
     return async () => {
       try {
-        const rev = this.lastAcked.get(id)?.rev ?? 0;
-        if (await this.write('DELETE', id, undefined, { rev, deleted: true })) {
+        const last = this.lastAcked.get(id);
+        if (await this.write('DELETE', id, undefined, { rev: last?.rev ?? 0, deleted: true }, last?.etag)) {
           this.created.splice(this.created.indexOf(id), 1);
           this.deleted.push(id);
         }
@@ -302,12 +307,12 @@ class TrafficRun {
     };
   }
 
-  /** One write; on acknowledgement it becomes the product's last acknowledged write. */
-  private async write(method: 'PUT' | 'DELETE', id: string, body: ProductBody | undefined, outcome: AcknowledgedWrite): Promise<boolean> {
-    const reply = await this.send(method, id, body, method === 'PUT' ? [200] : [204]);
+  /** One write (conditional on `ifMatch` when given); on acknowledgement it becomes the product's last acknowledged write. */
+  private async write(method: 'PUT' | 'DELETE', id: string, body: ProductBody | undefined, outcome: AcknowledgedWrite, ifMatch?: string): Promise<boolean> {
+    const reply = await this.send(method, id, body, method === 'PUT' ? [200] : [204], ifMatch);
     if (reply) {
       this.acknowledged++;
-      this.lastAcked.set(id, outcome);
+      this.lastAcked.set(id, reply.etag !== undefined ? { ...outcome, etag: reply.etag } : outcome);
       return true;
     }
     this.unacknowledged.set(id, outcome);
@@ -315,7 +320,7 @@ class TrafficRun {
   }
 
   /** Sends one request and accounts for it; undefined when it failed (already counted). */
-  private async send(method: 'GET' | 'PUT' | 'DELETE', id: string, body: unknown, expected: readonly number[]): Promise<HttpReply | undefined> {
+  private async send(method: 'GET' | 'PUT' | 'DELETE', id: string, body: unknown, expected: readonly number[], ifMatch?: string): Promise<HttpReply | undefined> {
     const path = `/products/${id}`;
     const at = new Date().toISOString();
     this.requests++;
@@ -331,7 +336,7 @@ class TrafficRun {
     if (target.releaseId !== undefined) this.byRelease.set(target.releaseId, (this.byRelease.get(target.releaseId) ?? 0) + 1);
     const started = performance.now();
     try {
-      const reply = await httpJson({ baseUrl: baseUrlOf(target), method, path, body, timeoutMs: this.timeoutMs });
+      const reply = await httpJson({ baseUrl: baseUrlOf(target), method, path, body, timeoutMs: this.timeoutMs, ...(ifMatch !== undefined ? { ifMatch } : {}) });
       this.latencies.push(performance.now() - started);
       if (!expected.includes(reply.status)) {
         this.fail({ method, path, status: reply.status, error: errorOf(reply), releaseId: target.releaseId, at });

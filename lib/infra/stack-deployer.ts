@@ -160,7 +160,9 @@ export class StackDeployer {
     // One source per deployer: each synthesis through it builds a fresh app.
     this.cx ??= this.toolkit.fromAssemblyBuilder(
       async (props) => {
-        const app = new cdk.App({ outdir: props.outdir, context: props.context });
+        // autoSynth off: the toolkit sets CDK_OUTDIR while building, and an App that sees it would
+        // also register a beforeExit synth, one per deploy (Node warns at the eleventh).
+        const app = new cdk.App({ outdir: props.outdir, context: props.context, autoSynth: false });
         this.defineApp(app);
         return app.synth();
       },

@@ -93,7 +93,10 @@ export const productsV2ChannelListings: Migration = {
     }
     channelOf(item.sk, LISTING_PREFIX);
     const product = await ctx.get({ pk: item.pk, sk: PRODUCT_SK });
-    if (!product) throw new Error(`product item ${String(item.pk)} / ${PRODUCT_SK} is missing: listing ${String(item.sk)} has no shared fields to rebuild the v1 item from`);
+    // A listing without its product item is no product in v2 (the app reads it as absent), and
+    // "no product" in v1 is no channel item: nothing. The reverse sync meets this when a product was
+    // changed and then deleted on v2 before the change was applied; the delete's records follow.
+    if (!product) return [];
     return [toV1(product, item)];
   },
 

@@ -222,6 +222,7 @@ describe('graceful shutdown', () => {
     const slow: ProductStore = {
       dataVersion: 2,
       get: async () => undefined,
+      read: async () => undefined,
       put: async () => {
         await new Promise((r) => setTimeout(r, 300));
         writes++;

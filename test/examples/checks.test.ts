@@ -45,6 +45,7 @@ describe('the catalog release checks', () => {
     const lossy: ProductStore = {
       dataVersion: 2,
       get: (id) => v2.store.get(id),
+      read: (id) => v2.store.read(id),
       put: (id, body) => v2.store.put(id, { ...body, channels: { ...body.channels, EU: undefined } }),
       delete: (id) => v2.store.delete(id),
     };

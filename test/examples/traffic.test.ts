@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateV1Products } from '../../examples/catalog/data';
@@ -109,6 +111,59 @@ describe('the traffic generator against a live catalog', () => {
     expect(check.lost.find((l) => l.id === deleted)?.got).toMatchObject({ id: deleted, title: 'Back' });
   });
 
+  it('sends If-Match with the ETag it last saw on every update and delete, and none on a create', async () => {
+    // GIVEN a proxy in front of the catalog that notes each write's If-Match
+    const seen: Array<{ method: string; id: string; ifMatch?: string; replyTag?: string }> = [];
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const ifMatch = req.headers['if-match'];
+        const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+        void httpJson({ baseUrl: catalog.baseUrl, method: req.method as 'GET' | 'PUT' | 'DELETE', path: req.url!, body, ...(ifMatch ? { ifMatch } : {}) }).then((reply) => {
+          if (req.method !== 'GET') seen.push({ method: req.method!, id: req.url!.split('/').pop()!, ...(ifMatch ? { ifMatch } : {}), ...(reply.etag ? { replyTag: reply.etag } : {}) });
+          res.writeHead(reply.status, reply.etag ? { etag: reply.etag } : {}).end(reply.text);
+        });
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      // WHEN traffic runs through it
+      const traffic = startTraffic({
+        resolve: async () => ({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port }),
+        ratePerSec: 60,
+        writeFraction: 0.8,
+        productIds,
+        newIdPrefix: 'traffic-m-',
+        seed: 9,
+      });
+      await new Promise((r) => setTimeout(r, 2_000));
+      const report = await traffic.stop();
+      expect(report.failedRequests).toBe(0);
+
+      // THEN a create (the first write of a new id) has none; every later write names the tag the
+      // write before it was answered with (the first write of a seeded product: the tag it read)
+      const lastTag = new Map<string, string | undefined>();
+      const kinds = { creates: 0, conditional: 0 };
+      for (const w of seen) {
+        if (w.id.startsWith('traffic-m-') && !lastTag.has(w.id)) {
+          expect(w.ifMatch).toBeUndefined();
+          kinds.creates++;
+        } else {
+          expect(w.ifMatch).toMatch(/^"[^"]+"$/);
+          if (lastTag.has(w.id)) expect(w.ifMatch).toBe(lastTag.get(w.id));
+          kinds.conditional++;
+        }
+        lastTag.set(w.id, w.replyTag);
+      }
+      expect(kinds.creates).toBeGreaterThan(0);
+      expect(kinds.conditional).toBeGreaterThan(0);
+      expect(seen.some((w) => w.method === 'DELETE')).toBe(true);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
   it('counts 5xx answers and network errors as failures, and never retries them away', async () => {
     // GIVEN a catalog whose store fails every third write, and a resolver that sometimes points at a closed port
     let writes = 0;
@@ -116,6 +171,7 @@ describe('the traffic generator against a live catalog', () => {
       ...catalog.store,
       dataVersion: catalog.store.dataVersion,
       get: (id) => catalog.store.get(id),
+      read: (id) => catalog.store.read(id),
       put: async (id, body) => {
         if (++writes % 3 === 0) throw new Error('injected store failure');
         await catalog.store.put(id, body);

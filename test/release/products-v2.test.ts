@@ -141,12 +141,21 @@ describe('products v2: down', () => {
     expect(out).toEqual([eu, gb, us].map((item) => ({ ...item, title: 'Ride the Lightning (Remastered)' })));
   });
 
-  it('fails a listing whose product item is missing (the reverse sync dead-letters it)', async () => {
-    // GIVEN only the listings
+  it('makes nothing of a listing whose product item is missing: v2 reads that as no product, and so does v1', async () => {
+    // GIVEN only the listings (a product changed, then deleted, on v2)
     const v2 = v2Of([us]);
     const ctx = memoryContext(v2.filter((i) => i.sk !== 'PRODUCT'));
     // WHEN the listing goes down
-    const err = await rejectionOf(down.apply(v2.find((i) => i.sk === 'LISTING#US')!, ctx));
+    const out = await down.apply(v2.find((i) => i.sk === 'LISTING#US')!, ctx);
+    // THEN no v1 item
+    expect(out).toEqual([]);
+  });
+
+  it('fails a listing of a channel v1 does not have (the reverse sync dead-letters it)', async () => {
+    // GIVEN a listing for channel FR
+    const listing = { ...v2Of([us]).find((i) => i.sk === 'LISTING#US')!, sk: 'LISTING#FR', channel: 'FR' };
+    // WHEN it goes down
+    const err = await rejectionOf(down.apply(listing, memoryContext(v2Of([us]))));
     // THEN
     expect(isMigrationItemError(err) && err.code).toBe(MIGRATION_THREW);
   });

@@ -60,11 +60,11 @@ describe('checkBackwardCompatibility', () => {
     expect(r.sampled).toBe(10);
   });
 
-  it('counts an item that down cannot migrate (a listing without its product) as a failure', async () => {
-    // GIVEN a table with one listing whose product item is missing
+  it('counts an item that down cannot migrate (a listing of a channel v1 lacks) as a failure', async () => {
+    // GIVEN a table with one listing for channel FR
     const lonely = uniqueName('compat');
     await createTable(lonely, PRODUCT_KEYS);
-    await putAll(lonely, v2Items(1).filter((i) => i.sk === 'LISTING#US'));
+    await putAll(lonely, v2Items(1).filter((i) => i.sk === 'LISTING#US').map((i) => ({ ...i, sk: 'LISTING#FR', channel: 'FR' })));
     // WHEN checked
     const r = await checkBackwardCompatibility({ ioHost: new RecordingIoHost(), table: lonely, keyNames: PRODUCT_KEYS, downChain: down, previousSchema: productV1Schema });
     // THEN
