@@ -52,6 +52,7 @@ runMain(io, async () => {
       w('');
       w(`products ${full.products} (${full.items} items), copied at ${full.copyItemsPerSec} items/s, forward-sync lag p99 ${full.lagP99Ms} ms`);
       w(`requests ${full.requests}, failed ${full.failedRequests}; acknowledged writes ${full.acknowledgedWrites}, lost ${full.lostWrites}`);
+      w(`writes that found their stack behind the client's last write and waited for the sync: ${full.heldWrites} (longest ${full.heldMaxMs} ms)`);
       // What went wrong, by name: a figure above zero must be explainable from this output alone.
       for (const f of full.failures.slice(0, 10)) w(`  failed ${f.method} ${f.path} on ${f.releaseId ?? '?'} at ${f.at}: ${f.error}`);
       for (const l of full.lost.slice(0, 10)) w(`  lost ${l.id}: expected ${JSON.stringify(l.expected)}, live has ${JSON.stringify(l.got)}`);

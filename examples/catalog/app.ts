@@ -54,7 +54,7 @@ export function createCatalogServer(props: CatalogServerProps): CatalogServer {
     // While draining, every response closes its connection so that no keep-alive socket outlives us.
     if (draining) res.setHeader('connection', 'close');
     route(req, props, maxBodyBytes).then(
-      (reply) => send(res, reply.status, reply.body, reply.etag),
+      (reply) => send(res, reply.status, reply.body, reply.headers),
       (err: unknown) => {
         if (err instanceof PreconditionFailed) return send(res, 412, { error: err.message });
         if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...(err.details ? { details: err.details } : {}) });
@@ -82,7 +82,8 @@ export function createCatalogServer(props: CatalogServerProps): CatalogServer {
 interface Reply {
   readonly status: number;
   readonly body?: unknown;
-  readonly etag?: string;
+  /** e.g. the ETag, and Server-Timing with how long an If-Match held the write. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 async function route(req: http.IncomingMessage, props: CatalogServerProps, maxBodyBytes: number): Promise<Reply> {
@@ -102,28 +103,34 @@ async function route(req: http.IncomingMessage, props: CatalogServerProps, maxBo
     case 'GET': {
       const stored = await store.read(id);
       if (!stored) throw new HttpError(404, `product ${id} not found`);
-      return { status: 200, body: stored.product, etag: entityTagOf(stored) };
+      return { status: 200, body: stored.product, headers: { etag: entityTagOf(stored) } };
     }
     case 'PUT': {
       const body = toProductBody(parseProduct(await readJson(req, maxBodyBytes), id));
-      await precondition(req, props, id);
+      const held = await precondition(req, props, id);
       await store.put(id, body);
       const product: Product = { id, ...body };
-      return { status: 200, body: product, etag: entityTagOfBody(body) };
+      return { status: 200, body: product, headers: { etag: entityTagOfBody(body), ...held } };
     }
-    case 'DELETE':
-      await precondition(req, props, id);
+    case 'DELETE': {
+      const held = await precondition(req, props, id);
       await store.delete(id);
-      return { status: 204 };
+      return { status: 204, headers: held };
+    }
     default:
       throw new HttpError(405, `method ${method} is not allowed on /products/:id (use GET, PUT or DELETE)`);
   }
 }
 
-/** Waits for the request's If-Match, when it has one (preconditions.ts). */
-async function precondition(req: http.IncomingMessage, props: CatalogServerProps, id: string): Promise<void> {
+/**
+ * Waits for the request's If-Match, when it has one (preconditions.ts); the time it held the write
+ * goes back as a Server-Timing header (`precondition;dur=<ms>`), so clients can see it happen.
+ */
+async function precondition(req: http.IncomingMessage, props: CatalogServerProps, id: string): Promise<Record<string, string>> {
   const ifMatch = req.headers['if-match'];
-  if (ifMatch !== undefined) await awaitPrecondition({ store: props.store, id, ifMatch, waitMs: props.preconditionWaitMs });
+  if (ifMatch === undefined) return {};
+  const { waitedMs } = await awaitPrecondition({ store: props.store, id, ifMatch, waitMs: props.preconditionWaitMs });
+  return { 'server-timing': `precondition;dur=${waitedMs}` };
 }
 
 function parseProduct(json: unknown, id: string) {
@@ -154,15 +161,14 @@ async function readJson(req: http.IncomingMessage, maxBytes: number): Promise<un
   }
 }
 
-function send(res: http.ServerResponse, status: number, body?: unknown, etag?: string): void {
+function send(res: http.ServerResponse, status: number, body?: unknown, headers: Readonly<Record<string, string>> = {}): void {
   if (res.headersSent) return;
-  const tag = etag === undefined ? {} : { etag };
   if (body === undefined) {
-    res.writeHead(status, tag).end();
+    res.writeHead(status, headers).end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...tag }).end(text);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
 }
 
 function defaultLogError(message: string, err: unknown): void {

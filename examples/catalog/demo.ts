@@ -64,6 +64,9 @@ export interface DemoReport {
   readonly failedRequests: number;
   readonly acknowledgedWrites: number;
   readonly lostWrites: number;
+  /** Acknowledged writes that met a stack behind their client's last write and waited for the sync (If-Match). */
+  readonly heldWrites: number;
+  readonly heldMaxMs: number;
   readonly copyItemsPerSec: number;
   readonly lagP50Ms: number;
   /** End-to-end replication lag (lag-probe.ts), p99 over the run. */
@@ -168,6 +171,8 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     failedRequests: report.failedRequests,
     acknowledgedWrites: report.acknowledgedWrites,
     lostWrites: lost.lost.length,
+    heldWrites: report.heldWrites,
+    heldMaxMs: report.heldMaxMs,
     copyItemsPerSec: copy?.itemsPerSec ?? 0,
     lagP50Ms: percentile(probe.samples, 50),
     lagP99Ms: percentile(probe.samples, 99),

@@ -12,6 +12,8 @@ export interface HttpReply {
   readonly text: string;
   /** The ETag header, when the reply had one. */
   readonly etag?: string;
+  /** How long the server held the request for its If-Match (Server-Timing `precondition`), when it said. */
+  readonly preconditionMs?: number;
 }
 
 export interface HttpRequest {
@@ -52,7 +54,8 @@ export function httpJson(request: HttpRequest): Promise<HttpReply> {
           clearTimeout(timer);
           const text = Buffer.concat(chunks).toString('utf8');
           const etag = res.headers.etag;
-          resolve({ status: res.statusCode ?? 0, json: parseJson(text), text, ...(etag !== undefined ? { etag } : {}) });
+          const held = /(?:^|,)\s*precondition;dur=(\d+(?:\.\d+)?)/.exec(String(res.headers['server-timing'] ?? ''));
+          resolve({ status: res.statusCode ?? 0, json: parseJson(text), text, ...(etag !== undefined ? { etag } : {}), ...(held ? { preconditionMs: Number(held[1]) } : {}) });
         });
       },
     );

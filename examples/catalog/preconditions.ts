@@ -44,6 +44,11 @@ export interface AwaitPreconditionProps {
   readonly pollMs?: number;
 }
 
+export interface PreconditionWait {
+  /** How long the write was held for the state to arrive: 0 when it was there at once. */
+  readonly waitedMs: number;
+}
+
 /** @default of `waitMs`: below the 10 s a client usually waits for an answer. */
 export const DEFAULT_PRECONDITION_WAIT_MS = 8_000;
 
@@ -52,14 +57,15 @@ export const DEFAULT_PRECONDITION_WAIT_MS = 8_000;
  * PreconditionFailed at once when the product has moved past it (a settled product at a later rev:
  * someone else wrote it), or after `waitMs` when it never arrived.
  */
-export async function awaitPrecondition(props: AwaitPreconditionProps): Promise<void> {
+export async function awaitPrecondition(props: AwaitPreconditionProps): Promise<PreconditionWait> {
   const wanted = parseIfMatch(props.ifMatch);
+  const started = Date.now();
   if (wanted !== '*' && wanted.length === 0) throw new PreconditionFailed(`If-Match "${props.ifMatch}" names no strong entity tag: send the ETag a GET or PUT answered, e.g. "r3.abc…"`);
   const deadline = Date.now() + (props.waitMs ?? DEFAULT_PRECONDITION_WAIT_MS);
-  for (;;) {
+  for (let reads = 1; ; reads++) {
     const stored = await props.store.read(props.id);
     const tag = stored ? entityTagOf(stored) : undefined;
-    if (tag !== undefined && stored!.settled && (wanted === '*' || wanted.includes(tag))) return;
+    if (tag !== undefined && stored!.settled && (wanted === '*' || wanted.includes(tag))) return { waitedMs: reads === 1 ? 0 : Date.now() - started };
     if (wanted !== '*' && stored?.settled && movedPast(stored, wanted)) {
       throw new PreconditionFailed(`product ${props.id} has changed since the state If-Match names (it is now ${tag}, not ${wanted.join(' or ')}): read it again and retry`);
     }

@@ -73,6 +73,10 @@ export interface TrafficReport {
   readonly reads: number;
   readonly writes: number;
   readonly acknowledgedWrites: number;
+  /** Acknowledged writes whose stack did not yet hold the state their If-Match named, and waited for its sync. */
+  readonly heldWrites: number;
+  /** The longest such wait. */
+  readonly heldMaxMs: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
   /** Requests per release that answered, when `resolve` names releases. */
@@ -147,6 +151,8 @@ class TrafficRun {
   private reads = 0;
   private writes = 0;
   private acknowledged = 0;
+  private held = 0;
+  private heldMaxMs = 0;
   private skipped = 0;
   private readonly latencies: number[] = [];
   private readonly byRelease = new Map<string, number>();
@@ -197,6 +203,8 @@ class TrafficRun {
       reads: this.reads,
       writes: this.writes,
       acknowledgedWrites: this.acknowledged,
+      heldWrites: this.held,
+      heldMaxMs: this.heldMaxMs,
       latencyP50Ms: percentile(sorted, 0.5),
       latencyP99Ms: percentile(sorted, 0.99),
       ...(this.byRelease.size > 0 ? { byRelease: Object.fromEntries([...this.byRelease].sort()) } : {}),
@@ -312,6 +320,10 @@ class TrafficRun {
     const reply = await this.send(method, id, body, method === 'PUT' ? [200] : [204], ifMatch);
     if (reply) {
       this.acknowledged++;
+      if (reply.preconditionMs !== undefined && reply.preconditionMs > 0) {
+        this.held++;
+        this.heldMaxMs = Math.max(this.heldMaxMs, reply.preconditionMs);
+      }
       this.lastAcked.set(id, reply.etag !== undefined ? { ...outcome, etag: reply.etag } : outcome);
       return true;
     }

@@ -88,7 +88,7 @@ export const DATA_IO = {
   STREAM_W5011: warn<{ owner: string; error: string }>('STREAM_W5011', 'a lease heartbeat or release failed; leases not renewed in time expire and are taken over'),
   // stream apply (lib/data/stream/change-applier.ts); 51xx leaves 50xx to the stream reader
   SYNC_D5100: debug<SyncBatchData>('SYNC_D5100', 'a batch of stream records was applied to the target table'),
-  SYNC_I5102: info<{ syncId: string; recordsApplied: number; puts: number; deletes: number; deadLetters: number; echoesSkipped: number; lagMs: number; stoppedBy: string }>('SYNC_I5102', 'a sync run stopped (caught up, aborted, or stream disabled)'),
+  SYNC_I5102: info<{ syncId: string; recordsApplied: number; puts: number; deletes: number; deadLetters: number; echoesSkipped: number; superseded: number; lagMs: number; stoppedBy: string }>('SYNC_I5102', 'a sync run stopped (caught up, aborted, or stream disabled)'),
   SYNC_W5101: warn<{ sourceKey: string; sequenceNumber: string; code: string; error: string }>('SYNC_W5101', 'a stream record became a dead letter'),
   // backward compatibility (lib/data/compat): release N+1's items, migrated down, read by N's schema
   COMPAT_I6000: info<{ table: string; sampled: number; failures: number }>('COMPAT_I6000', 'the backward-compatibility check finished'),

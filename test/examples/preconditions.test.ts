@@ -79,6 +79,8 @@ describe.each([1, 2] as const)('If-Match on the catalog, data version %i', (vers
 
     const updated = await put(id, product(2, 2999), read.etag);
     expect(updated.status).toBe(200);
+    expect(updated.preconditionMs).toBe(0); // held for nothing: the state was there
+    expect(created.preconditionMs).toBeUndefined(); // no If-Match, no precondition
     expect((await get(id)).json).toMatchObject({ rev: 2, channels: { US: { price: 2999 } } });
   });
 
@@ -93,8 +95,10 @@ describe.each([1, 2] as const)('If-Match on the catalog, data version %i', (vers
     await applyOneByOne(rev2, 150);
     const reply = await write;
 
-    // THEN the write went through after rev 2 had landed whole: rev 3 is what the product holds
+    // THEN the write went through after rev 2 had landed whole: rev 3 is what the product holds,
+    // and the app says it held the write
     expect(reply.status).toBe(200);
+    expect(reply.preconditionMs).toBeGreaterThan(0);
     const now = await get(id);
     expect(now.json).toMatchObject({ rev: 3, channels: { US: { price: 2699 } } });
     expect(now.etag).toBe(entityTagOfBody(product(3, 2699)));

@@ -69,6 +69,8 @@ export interface TableSyncResult extends StreamRunResult {
   readonly deletes: number;
   readonly deadLetters: number;
   readonly echoesSkipped: number;
+  /** Records skipped because the target held a newer version (RULE 7). */
+  readonly superseded: number;
   readonly lag: StreamLag;
 }
 
@@ -83,7 +85,7 @@ export interface TableSyncResult extends StreamRunResult {
  */
 export class TableSync {
   private reader?: StreamReader;
-  private readonly totals = { puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0 };
+  private readonly totals = { puts: 0, deletes: 0, deadLetters: 0, echoesSkipped: 0, superseded: 0 };
 
   public constructor(private readonly props: TableSyncProps) {}
 
@@ -125,6 +127,7 @@ export class TableSync {
         this.totals.deletes += r.deletes;
         this.totals.deadLetters += r.deadLetters;
         this.totals.echoesSkipped += r.echoesSkipped;
+        this.totals.superseded += r.superseded;
         props.onBatch?.(batch.records, r, batch.shardId);
       },
       options,
@@ -133,7 +136,7 @@ export class TableSync {
     const out: TableSyncResult = { ...result, ...this.totals, lag, ...(leases ? { owner: leases.owner } : {}) };
     DATA_IO.SYNC_I5102.emit(
       props.ioHost,
-      `sync ${props.syncId}: ${result.recordsApplied} records (${this.totals.puts} puts, ${this.totals.deletes} deletes, ${this.totals.deadLetters} dead letters, ${this.totals.echoesSkipped} echoes skipped), lag ${lag.maxMs} ms, stopped: ${result.stoppedBy}`,
+      `sync ${props.syncId}: ${result.recordsApplied} records (${this.totals.puts} puts, ${this.totals.deletes} deletes, ${this.totals.deadLetters} dead letters, ${this.totals.echoesSkipped} echoes skipped, ${this.totals.superseded} superseded), lag ${lag.maxMs} ms, stopped: ${result.stoppedBy}`,
       { syncId: props.syncId, recordsApplied: result.recordsApplied, ...this.totals, lagMs: lag.maxMs, stoppedBy: result.stoppedBy },
     );
     return out;
