@@ -15,6 +15,12 @@ import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../li
 import { definition } from '../release';
 import { runMain } from './run-main';
 
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!(v.trim() !== '' && n >= 0 && n <= 1)) throw userError('OPTION_INVALID', `"${v}" is not a fraction from 0 to 1`, { fix: 'pass e.g. 0.3' });
+  return n;
+}
+
 function count(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw userError('OPTION_INVALID', `"${v}" is not a positive whole number`, { fix: 'pass e.g. 300000' });
@@ -25,11 +31,14 @@ const program = new Command('demo')
   .description('release the example catalog v1 → v2 on local AWS under live traffic: promote, rollback, promote, teardown')
   .addOption(new Option('--items <n>', 'products in production (3 channel items each)').argParser(count).default(300_000))
   .addOption(new Option('--rate <n>', 'traffic: requests per second through the public record').argParser(count).default(40))
+  .addOption(new Option('--hot <n>', 'seeded products the traffic reads and updates (fewer: each written more often)').argParser(count).default(5000))
+  .addOption(new Option('--writes <fraction>', 'share of requests that are writes').argParser(fraction).default(0.3))
+  .option('--no-if-match', 'clients send no If-Match: shows what a client without preconditions risks across a flip')
   .option('--report <file>', 'write an HTML report with a plot of the run (a file ending in .svg: the plot alone)')
   .option('--keep', 'leave local AWS and the apps running at the end')
   .option('--json', 'JSON lines on stderr and the report as one JSON object on stdout')
   .parse();
-const opts = program.opts<{ items: number; rate: number; report?: string; keep?: boolean; json?: boolean }>();
+const opts = program.opts<{ items: number; rate: number; hot: number; writes: number; ifMatch: boolean; report?: string; keep?: boolean; json?: boolean }>();
 const io = defaultIoHost({ json: opts.json });
 
 runMain(io, async () => {
@@ -42,7 +51,17 @@ runMain(io, async () => {
   const localAwsSeconds = Math.round((Date.now() - t0) / 100) / 10;
   const samples: DemoSample[] = [];
   try {
-    const report = await runCatalogDemo({ ioHost: io, definition, stateDir, products: opts.items, ratePerSec: opts.rate, onSample: (s) => samples.push(s) });
+    const report = await runCatalogDemo({
+      ioHost: io,
+      definition,
+      stateDir,
+      products: opts.items,
+      ratePerSec: opts.rate,
+      trafficProducts: opts.hot,
+      writeFraction: opts.writes,
+      conditionalWrites: opts.ifMatch,
+      onSample: (s) => samples.push(s),
+    });
     const full = { ...report, phases: { 'local AWS': localAwsSeconds, ...report.phases }, totalSeconds: Math.round((Date.now() - t0) / 1000) };
     if (opts.report) fs.writeFileSync(opts.report, opts.report.endsWith('.svg') ? renderDemoSvg(samples) : renderDemoReport(full, samples));
     if (opts.json) {

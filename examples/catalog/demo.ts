@@ -41,6 +41,12 @@ export interface CatalogDemoProps {
   readonly products?: number;
   /** Traffic: requests per second through the public record. @default 40 */
   readonly ratePerSec?: number;
+  /** Seeded products the traffic reads and updates (fewer: each is written more often). @default min(products, 5000) */
+  readonly trafficProducts?: number;
+  /** Share of the traffic's requests that are writes. @default 0.3 */
+  readonly writeFraction?: number;
+  /** Whether clients send If-Match (traffic.ts). @default true */
+  readonly conditionalWrites?: boolean;
   /** Promote v2 in these weighted steps. @default [25, 100] */
   readonly promoteSteps?: readonly number[];
   /** Called with a sample of the run every second (the report's plot). @default - none */
@@ -128,10 +134,13 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   const clients = Array.from({ length: 16 }, () => new RecordResolver({ hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, endpointOf: (dns) => fleet.endpointOf(dns), cacheAnswer: true }));
   const clientOf = (id: string) => clients[[...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % clients.length];
   const resolver = clients[0];
+  const hot = Math.min(products, props.trafficProducts ?? 5000);
   const traffic = startTraffic({
     resolve: (id) => clientOf(id).resolve(),
     ratePerSec: props.ratePerSec ?? 40,
-    productIds: Array.from({ length: Math.min(products, 5000) }, (_, i) => productId(Math.floor((i * products) / Math.min(products, 5000)))),
+    writeFraction: props.writeFraction ?? 0.3,
+    conditionalWrites: props.conditionalWrites ?? true,
+    productIds: Array.from({ length: hot }, (_, i) => productId(Math.floor((i * products) / hot))),
     newIdPrefix: 'demo-',
   });
   const v2Id = releaseIdFromSha(repo.v2);

@@ -43,6 +43,11 @@ export interface TrafficOptions {
   readonly requestTimeoutMs?: number;
   /** At most this many requests in flight; a slot that finds them all busy is skipped (and counted). @default 200 */
   readonly maxInFlight?: number;
+  /**
+   * Send If-Match on updates and deletes. Off, writes are blind: what a client without preconditions
+   * risks across a flip (the demo's `--no-if-match` measures it). @default true
+   */
+  readonly conditionalWrites?: boolean;
 }
 
 /** The last acknowledged write of one product. */
@@ -317,7 +322,8 @@ class TrafficRun {
 
   /** One write (conditional on `ifMatch` when given); on acknowledgement it becomes the product's last acknowledged write. */
   private async write(method: 'PUT' | 'DELETE', id: string, body: ProductBody | undefined, outcome: AcknowledgedWrite, ifMatch?: string): Promise<boolean> {
-    const reply = await this.send(method, id, body, method === 'PUT' ? [200] : [204], ifMatch);
+    const condition = this.options.conditionalWrites === false ? undefined : ifMatch;
+    const reply = await this.send(method, id, body, method === 'PUT' ? [200] : [204], condition);
     if (reply) {
       this.acknowledged++;
       if (reply.preconditionMs !== undefined && reply.preconditionMs > 0) {
