@@ -113,7 +113,7 @@ export class ChangeTargets {
         stored = outcome.existing;
         continue;
       }
-      const r = await this.resolve(item, scope, item, stored);
+      const r = await this.resolveSettled(item, scope, item, stored);
       if (r.action === 'conflict') return { ok: false, error: r.error };
       if (r.action !== 'put') return { ok: true, puts: 0, deletes: 0 };
       if (await this.replace(r.item, stored)) return { ok: true, puts: 1, deletes: 0 };
@@ -133,7 +133,7 @@ export class ChangeTargets {
     let stored = await this.read(output);
     for (let attempt = 0; attempt < this.props.mergeAttempts; attempt++) {
       if (!stored) return { ok: true, puts: 0, deletes: 0 };
-      const r = await this.resolve(output, scope, undefined, stored);
+      const r = await this.resolveSettled(output, scope, undefined, stored);
       switch (r.action) {
         case 'conflict':
           return { ok: false, error: r.error };
@@ -225,6 +225,21 @@ export class ChangeTargets {
         ExpressionAttributeValues: { ':tok': token },
       },
     });
+  }
+
+  /**
+   * `resolve`, believing a conflict only once it outlasts a few re-reads. The sources are read as
+   * they are now, and a read can land inside one of the app's transactions: DynamoDB gives Query and
+   * separate GetItems read-committed isolation, so a product whose channels one transaction is
+   * retitling can show the old title on one channel and the new on another for a moment. Drifted
+   * data (what a conflict is for) stays drifted; a half-visible transaction is gone by the next read.
+   */
+  private async resolveSettled(keyItem: Item, scope: WriteScope, incoming: Item | undefined, stored: Item): Promise<Resolution> {
+    for (let reread = 0; ; reread++) {
+      const r = await this.resolve(keyItem, scope, incoming, stored);
+      if (r.action !== 'conflict' || reread >= CONFLICT_REREADS) return r;
+      await new Promise((done) => setTimeout(done, CONFLICT_REREAD_MS * 2 ** reread));
+    }
   }
 
   /**
@@ -378,5 +393,9 @@ interface Guard {
   readonly names: Record<string, string>;
   readonly values: Record<string, NativeAttributeValue>;
 }
+
+/** Re-reads of the sources before a shared item's conflict is believed (resolveSettled), 25 ms apart, doubling. */
+const CONFLICT_REREADS = 3;
+const CONFLICT_REREAD_MS = 25;
 
 const NO_HASH: Guard = { expression: 'attribute_not_exists(#h)', names: { '#h': META.contentHash }, values: {} };

@@ -232,6 +232,39 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect(await w.deadLetters.list()).toEqual([]);
   });
 
+  it("does not dead-letter a product read while the app's transaction is half visible: a conflict must outlast a re-read", async () => {
+    // GIVEN a product synced in three channels, and a transaction retitling all three of which the
+    // source shows US and EU done and GB not yet (Query is read-committed: it can see that)
+    const w = await world();
+    await syncedProduct(w, '0000015');
+    const us = await w.source.put(channel('0000015', 'US', { title: 'Half Seen' }));
+    await w.source.put(channel('0000015', 'EU', { title: 'Half Seen' }));
+    // the applier's client finishes the transaction (GB) right after its first read of the partition
+    const client = documentClient();
+    let finished = false;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (!finished && context.commandName === 'QueryCommand') {
+          finished = true;
+          await w.source.put(channel('0000015', 'GB', { title: 'Half Seen' }));
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'finishTransactionAfterFirstQuery' },
+    );
+    const applier = new ChangeApplier({ ioHost: w.io, client, sourceTable: w.source.table, targetTable: w.target, keyNames: PRODUCT_KEYS, chain: up, deadLetters: w.deadLetters, origin: 'sync' });
+
+    // WHEN the US record is applied
+    const r = await applier.applyBatch([us]);
+
+    // THEN the first read saw GB disagree, and a re-read saw the transaction whole: no dead letter
+    expect(finished).toBe(true);
+    expect(r).toMatchObject({ applied: 1, deadLetters: 0 });
+    expect((await w.targetItems())['PRODUCT#0000015|PRODUCT'].title).toBe('Half Seen');
+    expect(await w.deadLetters.list()).toEqual([]);
+  });
+
   it('on REMOVE of one channel deletes its listing and keeps the product the other channels still produce', async () => {
     // GIVEN a product synced in three channels, the product item recorded under the US copy
     const w = await world();
