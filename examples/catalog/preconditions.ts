@@ -59,9 +59,10 @@ export const DEFAULT_PRECONDITION_WAIT_MS = 8_000;
  */
 export async function awaitPrecondition(props: AwaitPreconditionProps): Promise<PreconditionWait> {
   const wanted = parseIfMatch(props.ifMatch);
-  const started = Date.now();
   if (wanted !== '*' && wanted.length === 0) throw new PreconditionFailed(`If-Match "${props.ifMatch}" names no strong entity tag: send the ETag a GET or PUT answered, e.g. "r3.abc…"`);
-  const deadline = Date.now() + (props.waitMs ?? DEFAULT_PRECONDITION_WAIT_MS);
+  const waitMs = props.waitMs ?? DEFAULT_PRECONDITION_WAIT_MS;
+  const started = Date.now();
+  const deadline = started + waitMs;
   for (let reads = 1; ; reads++) {
     const stored = await props.store.read(props.id);
     const tag = stored ? entityTagOf(stored) : undefined;
@@ -71,7 +72,7 @@ export async function awaitPrecondition(props: AwaitPreconditionProps): Promise<
     }
     if (Date.now() >= deadline) {
       const now = tag ?? 'absent';
-      throw new PreconditionFailed(`product ${props.id} did not reach the state If-Match names (${wanted === '*' ? '*' : wanted.join(' or ')}) within ${props.waitMs ?? DEFAULT_PRECONDITION_WAIT_MS} ms (it is ${now}): if it was just written on another release, its sync is behind; retry later`);
+      throw new PreconditionFailed(`product ${props.id} did not reach the state If-Match names (${wanted === '*' ? '*' : wanted.join(' or ')}) within ${waitMs} ms (it is ${now}): if it was just written on another release, its sync is behind; retry later`);
     }
     await new Promise((r) => setTimeout(r, props.pollMs ?? 50));
   }
