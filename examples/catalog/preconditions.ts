@@ -40,7 +40,7 @@ export interface AwaitPreconditionProps {
   readonly ifMatch: string;
   /** How long the stack waits for a sync to bring the state the client names. @default 8_000 ms */
   readonly waitMs?: number;
-  /** Pause between reads while waiting. @default 50 ms */
+  /** First pause between reads while waiting; it doubles up to 400 ms. @default 50 ms */
   readonly pollMs?: number;
 }
 
@@ -48,6 +48,8 @@ export interface PreconditionWait {
   /** How long the write was held for the state to arrive: 0 when it was there at once. */
   readonly waitedMs: number;
 }
+
+const MAX_POLL_MS = 400;
 
 /** @default of `waitMs`: below the 10 s a client usually waits for an answer. */
 export const DEFAULT_PRECONDITION_WAIT_MS = 8_000;
@@ -74,7 +76,9 @@ export async function awaitPrecondition(props: AwaitPreconditionProps): Promise<
       const now = tag ?? 'absent';
       throw new PreconditionFailed(`product ${props.id} did not reach the state If-Match names (${wanted === '*' ? '*' : wanted.join(' or ')}) within ${waitMs} ms (it is ${now}): if it was just written on another release, its sync is behind; retry later`);
     }
-    await new Promise((r) => setTimeout(r, props.pollMs ?? 50));
+    // Backing off: under load every waiting write re-reading at a fixed pace would slow the very
+    // syncs it waits for.
+    await new Promise((r) => setTimeout(r, Math.min((props.pollMs ?? 50) * 2 ** (reads - 1), MAX_POLL_MS, Math.max(0, deadline - Date.now()))));
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * `teardown --sha P` / `--branch B`: refuse the live release and, without --force, the previous
- * one inside its rollback window → stop every sync that reads or writes P → back up P's tables
- * (unless --no-backup) → stop its app → destroy its stack → deregister its AMI (unless another
- * release still uses it). `gc` runs this for branch stacks whose branch is gone or TTL passed.
+ * one inside its rollback window → stop its app → drain the sync from P into the live release →
+ * stop every sync that reads or writes P → back up P's tables (unless --no-backup) → destroy its
+ * stack → deregister its AMI (unless another release still uses it). `gc` runs this for branch stacks whose branch is gone or TTL passed.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -17,7 +17,7 @@ import { requireRecord } from './promote-verb';
 import { reconcile } from './reconcile';
 import type { ReleaseRecord } from './release-record';
 import type { VerbResult } from './release-verb';
-import { stopSync } from './sync-launcher';
+import { ensureSyncRunning, stopSync, waitCaughtUp } from './sync-launcher';
 import type { SyncPair } from './sync-daemon';
 import { backupTable } from './table-backup';
 
@@ -67,6 +67,25 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
     r,
     'teardown',
     [
+      // The app first: once it takes no more writes, its stream has an end to drain to.
+      { name: 'stop-app', done: () => false, run: async (cur) => void (await engine.target.stopRelease(cur.releaseId)) },
+      {
+        // Writes clients made here before they moved (the previous release is live until the flip,
+        // and DNS caches keep some clients here a TTL longer) are still in this release's stream: the
+        // sync carrying them to the live release applies every one before it is stopped, or they
+        // would be lost with the stack. Restarted from its checkpoints if it is not running.
+        name: 'drain-syncs',
+        done: () => false,
+        run: async (cur) => {
+          const stoppedAt = engine.clock();
+          const { live } = await engine.store.appState();
+          for (const pair of await syncPairsOf(engine, cur)) {
+            if (pair.sourceReleaseId !== cur.releaseId || pair.targetReleaseId !== live) continue;
+            await ensureSyncRunning(engine, pair);
+            await waitCaughtUp(engine, pair, { sinceMs: stoppedAt });
+          }
+        },
+      },
       {
         name: 'stop-syncs',
         done: () => false,
@@ -86,7 +105,6 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
           }
         },
       },
-      { name: 'stop-app', done: () => false, run: async (cur) => void (await engine.target.stopRelease(cur.releaseId)) },
       {
         name: 'destroy',
         done: () => false,

@@ -17,17 +17,19 @@ import { physicalTableName } from '../../lib/manifest/table-manifest';
 import { registry } from '../../release/migrations';
 import { createLedgerClient, Ledger } from '../../lib/ledger';
 import { ReleaseStore } from '../../lib/release/release-record';
+import { readSyncStatus, requestSyncStop } from '../../lib/release/sync-daemon';
 import { generateV1Products } from '../../examples/catalog/data';
 import { codes, runCli, type CliRun } from '../_helpers/cli';
 import { createReleaseRepo, type ReleaseRepo } from '../../examples/catalog/release-repo';
-import { putAll, PRODUCT_KEYS } from '../_helpers/tables';
+import { putAll, PRODUCT_KEYS, scanAll } from '../_helpers/tables';
 
 const stateDir = inject('localStateDir');
 const app = `lc${randomBytes(3).toString('hex')}`;
 let repo: ReleaseRepo;
 const cli = (args: string[], opts: { killWhen?: Parameters<typeof runCli>[1]['killWhen'] } = {}) => runCli(args, { app, repo: repo.dir, ...opts });
 const id = (sha: string) => `sha-${sha.slice(0, 12)}`;
-const store = () => new ReleaseStore(new Ledger({ tableName: `${app}-ledger`, client: createLedgerClient(new DynamoDBClient({})) }));
+const ledger = () => new Ledger({ tableName: `${app}-ledger`, client: createLedgerClient(new DynamoDBClient({})) });
+const store = () => new ReleaseStore(ledger());
 
 /** The release's own app endpoint, from the local fleet's record. */
 function baseUrl(releaseId: string): string {
@@ -169,9 +171,20 @@ describe('release lifecycle through the CLI', () => {
     expectOk(await cli(['promote', '--sha', repo.v2]));
     expectUserError(await cli(['teardown', '--sha', repo.v1]), 'TEARDOWN_IN_WINDOW');
     expect(await verifyProducts(v1, v2, 1, 2)).toBe(0);
+    // AND the forward sync v1 → v2 is not running (stopped here; a crash does the same) when
+    // writes land on v1 (clients whose DNS answer had not expired yet) just before the teardown
+    const forward = { direction: 'forward' as const, sourceReleaseId: v1, targetReleaseId: v2 };
+    await requestSyncStop(ledger(), forward);
+    await expect.poll(async () => (await readSyncStatus(ledger(), forward))?.stoppedAt, { timeout: 20_000 }).toBeDefined();
+    const late = [...generateV1Products({ products: 500, firstId: 500_000 })];
+    await putAll(physicalTableName(app, v1, 'products'), late);
     const td = await cli(['teardown', '--sha', repo.v1, '--force']);
     expectOk(td);
     expect((td.result as { backups: string[] }).backups.length).toBeGreaterThan(0);
+    // THEN the teardown restarted the sync and drained that backlog into v2: every late product is there
+    const latePks = new Set(late.map((i) => i.pk));
+    const arrived = (await scanAll(physicalTableName(app, v2, 'products'))).filter((i) => i.sk === 'PRODUCT' && latePks.has(i.pk));
+    expect(arrived.length).toBe(latePks.size);
 
     // THEN status and history tell the story
     const status = await cli(['status', '--all']);
@@ -183,7 +196,7 @@ describe('release lifecycle through the CLI', () => {
     expectOk(history);
     const entries = history.result as { releaseId: string; durations: Record<string, number> }[];
     expect(entries.find((e) => e.releaseId === v2)?.durations).toHaveProperty('promote');
-  });
+  }, 300_000); // the whole lifecycle through the CLI, a process per command: about 2.5 minutes here
 
   it('refuses a second mutating command while one holds the app lock', async () => {
     const sha = repo.commit('a third commit');
