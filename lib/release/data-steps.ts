@@ -24,7 +24,7 @@ export async function copyTables(engine: ReleaseEngine, source: ReleaseRecord, t
   for (const spec of engine.tableSpecs()) {
     const sourceTable = engine.tableName(source.releaseId, spec.name);
     // Stream first (DESIGN.md, Data, 1): T0 is captured by the copy's prepare, on a live stream.
-    await ensureStream(engine.dynamodb, sourceTable);
+    await ensureStream(engine, sourceTable);
     const job = new CopyJob({
       ioHost: engine.io,
       jobId: copyJobId(target.releaseId, spec.name),

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -52,6 +53,7 @@ export class ReleaseEngine {
   public readonly ledger: Ledger;
   public readonly store: ReleaseStore;
   public readonly dynamodb = new DynamoDBClient({});
+  public readonly streams = new DynamoDBStreamsClient({});
   public readonly s3 = new S3Client({});
   public readonly clock: () => number;
   private readonly cloudformation = new CloudFormationClient({});

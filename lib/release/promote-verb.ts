@@ -99,7 +99,7 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
           name: 'streams',
           done: () => false,
           run: async (cur) => {
-            for (const t of engine.tableSpecs()) await ensureStream(engine.dynamodb, engine.tableName(cur.releaseId, t.name));
+            for (const t of engine.tableSpecs()) await ensureStream(engine, engine.tableName(cur.releaseId, t.name));
           },
         },
         {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,7 @@ const releaseName = releaseStackName(appName, releaseId);
 
 const cfn = new CloudFormationClient({});
 const dynamodb = new DynamoDBClient({});
+const streams = new DynamoDBStreamsClient({});
 
 async function tableStatus(name: string): Promise<string | 'GONE'> {
   try {
@@ -90,10 +92,10 @@ describe('deploy and destroy through the CDK toolkit on local AWS', () => {
       expect(d.Table?.TableStatus).toBe('ACTIVE');
       expect(d.Table?.StreamSpecification?.StreamEnabled ?? false).toBe(false);
       if (t.stream) {
-        expect(await ensureStream(dynamodb, name)).toBe('enabled');
+        expect(await ensureStream({ dynamodb, streams }, name)).toBe('enabled');
         const after = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
         expect(after.Table?.StreamSpecification?.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
-        expect(await ensureStream(dynamodb, name)).toBe('present');
+        expect(await ensureStream({ dynamodb, streams }, name)).toBe('present');
       }
     }
     expect(await tableStatus(`${appName}-ledger`)).toBe('ACTIVE');

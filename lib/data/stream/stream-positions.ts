@@ -5,10 +5,11 @@
  * starts each of them at TRIM_HORIZON (see shard-lineage.ts), so no sequence number is needed.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeStreamCommand, type DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { userError } from '../../errors';
 import { describeTable } from '../table-info';
 import type { ShardInfo } from './shard-lineage';
+import { isStreamOn, latestStreamOf } from './table-stream';
 
 /** The stream view type the sync needs: full images before and after every change. */
 export const REQUIRED_STREAM_VIEW_TYPE = 'NEW_AND_OLD_IMAGES';
@@ -21,7 +22,7 @@ export interface StreamPositions {
 }
 
 export interface CaptureStreamPositionsOptions {
-  /** Reads the table's stream settings. @default - a client from the environment's configuration */
+  /** Tells a missing table from a table without a stream. @default - a client from the environment's configuration */
   readonly dynamodb?: DynamoDBClient;
   /** Now in epoch ms. @default Date.now */
   readonly clock?: () => number;
@@ -37,35 +38,25 @@ export async function captureStreamPositions(
   options: CaptureStreamPositionsOptions = {},
 ): Promise<StreamPositions> {
   const capturedAt = new Date((options.clock ?? Date.now)()).toISOString();
-  const dynamodb = options.dynamodb ?? new DynamoDBClient({});
-  let table;
-  try {
-    table = await describeTable(dynamodb, tableName, 'source');
-  } finally {
-    if (!options.dynamodb) dynamodb.destroy();
-  }
+  const stream = await latestStreamOf(client, tableName);
   const fix = `enable a ${REQUIRED_STREAM_VIEW_TYPE} stream on it (StreamSpecification: { StreamEnabled: true, StreamViewType: '${REQUIRED_STREAM_VIEW_TYPE}' })`;
-  if (!table.streamArn || !table.streamViewType) {
+  if (!stream) {
+    // No stream, or no table: DescribeTable tells which (and throws TABLE_MISSING for the latter).
+    const dynamodb = options.dynamodb ?? new DynamoDBClient({});
+    try {
+      await describeTable(dynamodb, tableName, 'source');
+    } finally {
+      if (!options.dynamodb) dynamodb.destroy();
+    }
     throw userError('STREAM_MISSING', `source table "${tableName}" has no stream`, { fix });
   }
-  if (table.streamViewType !== REQUIRED_STREAM_VIEW_TYPE) {
-    throw userError('STREAM_MISSING', `the stream of source table "${tableName}" is ${table.streamViewType}, not ${REQUIRED_STREAM_VIEW_TYPE}`, {
+  if (!isStreamOn(stream)) {
+    throw userError('STREAM_MISSING', `the stream of source table "${tableName}" is ${stream.status}`, { fix });
+  }
+  if (stream.viewType !== REQUIRED_STREAM_VIEW_TYPE) {
+    throw userError('STREAM_MISSING', `the stream of source table "${tableName}" is ${stream.viewType}, not ${REQUIRED_STREAM_VIEW_TYPE}`, {
       fix: `the sync needs full old and new images: disable the stream, then ${fix}`,
     });
   }
-
-  const shards: ShardInfo[] = [];
-  let start: string | undefined;
-  do {
-    const out = await client.send(new DescribeStreamCommand({ StreamArn: table.streamArn, ExclusiveStartShardId: start }));
-    const d = out.StreamDescription;
-    if (d?.StreamStatus === 'DISABLED' || d?.StreamStatus === 'DISABLING') {
-      throw userError('STREAM_MISSING', `the stream of source table "${tableName}" is ${d.StreamStatus}`, { fix });
-    }
-    for (const s of d?.Shards ?? []) {
-      if (s.ShardId) shards.push(s.ParentShardId ? { shardId: s.ShardId, parentShardId: s.ParentShardId } : { shardId: s.ShardId });
-    }
-    start = d?.LastEvaluatedShardId;
-  } while (start);
-  return { streamArn: table.streamArn, capturedAt, shards };
+  return { streamArn: stream.streamArn, capturedAt, shards: stream.shards };
 }
