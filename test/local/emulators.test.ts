@@ -3,6 +3,7 @@
  * by the environment alone (test/_helpers/local-env.ts), as engine code will be.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateTableCommand,
@@ -116,6 +117,19 @@ describe('the shared emulators', () => {
       expect(listeners.filter((l) => l.port === port).length).toBeGreaterThan(0);
     }
     expect(listeners.every((l) => l.address === '127.0.0.1')).toBe(true);
+  });
+});
+
+describe('DynamoDB Local as the launcher leaves it', () => {
+  it('has its stream records indexed by stream and by shard', () => {
+    // GIVEN the shared DynamoDB Local's log (tools/DynamoDbLocalLoopback.java writes to it)
+    const log = fs.readFileSync(path.join(inject('localStateDir'), 'dynamodb.log'), 'utf8');
+
+    // THEN the launcher added the indexes before it said it was listening (without them, every
+    // write to a stream turned on late scans all older stream records: see the launcher)
+    const indexed = log.indexOf('stream records indexed by stream and by shard');
+    expect(indexed).toBeGreaterThanOrEqual(0);
+    expect(log.indexOf('DynamoDbLocalLoopback: listening on')).toBeGreaterThan(indexed);
   });
 });
 
