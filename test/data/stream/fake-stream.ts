@@ -6,11 +6,13 @@
  */
 import {
   DescribeStreamCommand,
+  ListStreamsCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
   type _Record,
   type DescribeStreamCommandInput,
+  type ListStreamsCommandInput,
   type GetRecordsCommandInput,
   type GetShardIteratorCommandInput,
 } from '@aws-sdk/client-dynamodb-streams';
@@ -59,6 +61,10 @@ export class FakeStream {
       this.shards.push({ ...spec, wire });
     }
     const mock = mockClient(this.client);
+    // One stream, whichever table is asked for.
+    mock.on(ListStreamsCommand).callsFake(async (input: ListStreamsCommandInput) => ({
+      Streams: [{ StreamArn: this.streamArn, TableName: input.TableName, StreamLabel: this.streamArn.split('/stream/')[1] }],
+    }));
     mock.on(DescribeStreamCommand).callsFake(async (input: DescribeStreamCommandInput) => this.describe(input));
     mock.on(GetShardIteratorCommand).callsFake(async (input: GetShardIteratorCommandInput) => this.iterator(input));
     mock.on(GetRecordsCommand).callsFake(async (input: GetRecordsCommandInput) => this.records(input));
@@ -100,6 +106,7 @@ export class FakeStream {
       StreamDescription: {
         StreamArn: this.streamArn,
         StreamStatus: 'ENABLED' as const,
+        StreamViewType: 'NEW_AND_OLD_IMAGES' as const,
         Shards: page.map((s) => ({
           ShardId: s.shardId,
           ...(s.parentShardId ? { ParentShardId: s.parentShardId } : {}),
