@@ -74,7 +74,7 @@ async function measure(): Promise<void> {
   const ledgerName = `bench-ledger-${id}`;
 
   // Production's stream holds only its last 24 h of changes: seed first, then turn the stream on
-  // (DynamoDB Local slows writes to other stream tables once one stream holds ~100k records).
+  // (and a stream that holds the seed would make this a different benchmark).
   await createTable(source, KEYS);
   await createTable(target, KEYS, { stream: Boolean(opts.targetStream) });
   await createTable(ceilingTable, KEYS, { stream: Boolean(opts.targetStream) });

@@ -88,7 +88,7 @@ async function measure(): Promise<void> {
   const ledger = new Ledger({ tableName: ledgerName });
 
   // Production's stream holds only its last 24 h of changes: seed first, then turn the stream on
-  // (DynamoDB Local slows down badly once a stream holds ~100k records).
+  // (the sync replays changes since T0, not the seed).
   await createTable(source, KEYS);
   await createTable(target, KEYS);
   await createLedgerTable(createLedgerClient(), ledgerName);

@@ -21,9 +21,8 @@ export interface MirroredTablesTargetProps {
   readonly waitSeconds?: number;
   /**
    * Create tables without their declared streams; the release engine enables a table's stream when
-   * it first needs it (ensureStreams). DynamoDB Local slows writes to every stream table created
-   * after one stream holds ~100k records (README, "DynamoDB Local defect"), so a release's tables
-   * get streams only at promote, as late as possible. @default false
+   * it first needs it (ensureStreams): at promote, so a release's stream does not hold the copy's
+   * writes, which the reverse sync would read from the trim horizon only to skip. @default false
    */
   readonly deferStreams?: boolean;
 }

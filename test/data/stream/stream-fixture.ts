@@ -1,7 +1,7 @@
 /**
  * A stream-enabled source table and a ledger of its own per test file, in DynamoDB Local, and an
- * apply callback that records what it was given. Tables stay small (DynamoDB Local slows down once
- * one stream holds ~100k records).
+ * apply callback that records what it was given. Tables stay small: fast, and DynamoDB Local as
+ * shipped gets slow with big streams (the launcher indexes stream records: README, "Local AWS").
  */
 import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
