@@ -54,8 +54,11 @@ describe('the traffic generator against a live catalog', () => {
     // THEN nothing failed, the mix happened at about the rate, and every acknowledged write is there
     expect(report.failures).toEqual([]);
     expect(report.failedRequests).toBe(0);
-    expect(report.requests).toBeGreaterThan(140);
-    expect(report.requests).toBeLessThan(200);
+    // Paced: never ahead of the rate over the time it ran, plus one look-up GET per seeded product
+    // before its first update. On a busy machine it may fall behind (the 3 s wait stretches, or
+    // slots are given up), so only the upper bound is exact.
+    expect(report.requests).toBeLessThanOrEqual(Math.ceil(60 * report.seconds) + 1 + productIds.length);
+    expect(report.requests).toBeGreaterThan(60);
     expect(report.reads).toBeGreaterThan(30);
     expect(report.writes).toBeGreaterThan(30);
     expect(report.acknowledgedWrites).toBe(report.writes);
