@@ -9,7 +9,6 @@ export interface TableInfo {
   readonly approximateItemCount: number;
   readonly approximateSizeBytes: number;
   readonly streamArn?: string;
-  readonly streamViewType?: string;
 }
 
 /** Describe a table, or one user error line when it does not exist. */
@@ -38,7 +37,6 @@ export async function describeTable(client: DynamoDBClient, tableName: string, r
     approximateItemCount: table?.ItemCount ?? 0,
     approximateSizeBytes: table?.TableSizeBytes ?? 0,
     streamArn: table?.LatestStreamArn,
-    streamViewType: table?.StreamSpecification?.StreamEnabled ? table.StreamSpecification.StreamViewType : undefined,
   };
 }
 
