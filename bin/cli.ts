@@ -22,7 +22,8 @@ import { parseAppConfig } from '../lib/manifest/app-config';
 import { releaseIdFromBranch, releaseIdFromSha } from '../lib/manifest/table-manifest';
 import type { ReleaseDefinition } from '../lib/release/definition';
 import { ReleaseEngine } from '../lib/release/engine';
-import { promoteVerb, rollbackVerb } from '../lib/release/promote-verb';
+import { promoteVerb } from '../lib/release/promote-verb';
+import { abortPromoteVerb, rollbackVerb } from '../lib/release/rollback-verb';
 import { releaseVerb } from '../lib/release/release-verb';
 import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
 import { gcVerb, teardownVerb } from '../lib/release/teardown-verb';
@@ -80,8 +81,8 @@ const program = new Command('stackshift')
   .description('ship every release as a new immutable stack with a migrated, stream-synced copy of production data')
   .option('--json', 'JSON lines on stderr; the result as one JSON object on stdout')
   .option('--repo <dir>', 'the git repository releases are built from (default: $STACKSHIFT_REPO or the current directory)')
-  .showHelpAfterError()
-  .enablePositionalOptions();
+  // Global options are taken before or after the verb (`status --json` as the README shows).
+  .showHelpAfterError();
 
 program
   .command('release')
@@ -98,12 +99,20 @@ program
 program
   .command('promote')
   .description('flip the public record to a READY release (in weighted steps if asked); keeps the previous one for rollback')
-  .requiredOption('--sha <sha>', 'the release to promote')
+  .option('--sha <sha>', 'the release to promote')
   .option('--steps <list>', 'percentages of traffic, ascending, ending at 100, e.g. 10,50,100')
   .option('--interval <duration>', 'how long each step runs before its health check, e.g. 60s', '0s')
   .option('--allow-lossy-rollback', 'promote although a migration has no down (writes after the flip would be lost on rollback)')
-  .action(async (o: { sha: string; steps?: string; interval: string; allowLossyRollback?: boolean }) => {
+  .option('--abort', 'undo an interrupted promote: all traffic back on the live release, every write made elsewhere carried over')
+  .action(async (o: { sha?: string; steps?: string; interval: string; allowLossyRollback?: boolean; abort?: boolean }) => {
     const g = program.opts<Global>();
+    if (o.abort) {
+      if (o.sha !== undefined || o.steps !== undefined) throw userError('OPTION_INVALID', '--abort takes no --sha or --steps', { fix: 'run `promote --abort` alone' });
+      const result = await abortPromoteVerb(await engineFor(g));
+      output(g, { releaseId: result.releaseId, phase: result.phase }, () => `${result.releaseId}: ${result.phase} (takes all traffic)`);
+      return;
+    }
+    if (o.sha === undefined) throw userError('OPTION_INVALID', 'promote needs --sha <sha> (or --abort)', { fix: 'e.g. npm run promote -- --sha 0123abc' });
     const steps = o.steps ? parseSteps(o.steps) : undefined;
     const intervalMs = parseDuration(o.interval);
     const engine = await engineFor(g);

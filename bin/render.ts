@@ -11,11 +11,12 @@ export function renderStatus(v: StatusView): string {
   if (v.releases.length === 0) return `${v.app}: no releases yet`;
   const rows = v.releases.map((r) => {
     const copy = Object.entries(r.copy).map(([t, c]) => `${t} ${c.completed}/${c.segments}${c.dead ? ` (${c.dead} DEAD)` : ''}`).join(', ') || '-';
-    const syncs = r.syncs.map((s) => `${s.direction === 'forward' ? '←' : '→'}${s.direction === 'forward' ? s.from : s.to} ${s.running ? `${s.lagMs ?? '?'} ms` : 'stopped'}${s.error ? ' ERROR' : ''}`).join(', ') || '-';
+    const syncs = r.syncs.map((s) => `${s.direction === 'forward' ? '←' : '→'}${s.direction === 'forward' ? s.from : s.to} ${s.running ? `${s.lagMs ?? '?'} ms` : `stopped ${s.stoppedAt ?? ''}`}${s.error ? ` ERROR: ${s.error}` : ''}`).join(', ') || '-';
     const gates = r.gates ? (r.gates.ok ? 'pass' : 'FAIL') : '-';
-    return [r.releaseId + (r.live ? ' *' : r.previous ? ' ^' : ''), r.sha?.slice(0, 12) ?? r.branch ?? '', r.phase, copy, syncs, String(r.deadLetters), gates, r.failed ? `${r.failed.step}: ${r.failed.message}` : ''];
+    return [r.releaseId + (r.live ? ' *' : r.previous ? ' ^' : ''), r.sha?.slice(0, 12) ?? r.branch ?? '', r.phase, `${r.trafficPercent} %`, copy, syncs, String(r.deadLetters), gates, r.failed ? `${r.failed.step}: ${r.failed.message}` : ''];
   });
-  return `${table(['RELEASE', 'SHA/BRANCH', 'PHASE', 'COPY (segments)', 'SYNC (lag)', 'DEAD', 'GATES', 'LAST FAILURE'], rows)}\n* live  ^ previous (rollback target)`;
+  const warnings = v.warnings.map((w) => `\nWARNING: ${w}`).join('');
+  return `${table(['RELEASE', 'SHA/BRANCH', 'PHASE', 'TRAFFIC', 'COPY (segments)', 'SYNC (lag)', 'DEAD', 'GATES', 'LAST FAILURE'], rows)}\n* live  ^ previous (rollback target)${warnings}`;
 }
 
 export function renderHistory(entries: readonly HistoryEntry[]): string {

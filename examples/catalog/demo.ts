@@ -17,7 +17,8 @@ import { DATA_IO, make, type CopyProgressData, type IoHost } from '../../lib/io'
 import { releaseIdFromSha } from '../../lib/manifest/table-manifest';
 import type { ReleaseDefinition } from '../../lib/release/definition';
 import { ReleaseEngine } from '../../lib/release/engine';
-import { promoteVerb, rollbackVerb } from '../../lib/release/promote-verb';
+import { promoteVerb } from '../../lib/release/promote-verb';
+import { rollbackVerb } from '../../lib/release/rollback-verb';
 import { releaseVerb, type VerbResult } from '../../lib/release/release-verb';
 import { readSyncStatus } from '../../lib/release/sync-daemon';
 import { isSyncAlive } from '../../lib/release/sync-launcher';
@@ -209,7 +210,7 @@ async function probeTarget(engine: ReleaseEngine, fleet: LocalFleet, a: string, 
   const running = async (direction: 'forward' | 'reverse') => {
     const key = `${direction}:${live}>${peer}`;
     const status = await readSyncStatus(engine.ledger, { direction, sourceReleaseId: live, targetReleaseId: peer });
-    if (!isSyncAlive(status, now)) return false;
+    if (!status || !isSyncAlive(status, now)) return false;
     if (status.caughtUp) caughtUpOnce.add(key);
     return caughtUpOnce.has(key);
   };

@@ -200,6 +200,11 @@ export interface ShiftTrafficOptions {
   readonly intervalMs?: number;
   /** Is `to` healthy under its share? A throw counts as unhealthy. @default - every step is healthy */
   readonly healthCheck?: () => Promise<boolean>;
+  /**
+   * Called before each step is routed; a throw leaves traffic where it is (at the step before), so
+   * this is where a caller refuses to move traffic it cannot keep consistent. @default - none
+   */
+  readonly beforeStep?: (percent: number) => Promise<void>;
   /** Called after each healthy step, e.g. to checkpoint the percentage. @default - none */
   readonly onStep?: (percent: number) => Promise<void>;
   /** @default - a timer */
@@ -232,6 +237,7 @@ export async function shiftTraffic(options: ShiftTrafficOptions): Promise<RouteR
 
   let last: RouteResult | undefined;
   for (const percent of remaining) {
+    if (options.beforeStep) await options.beforeStep(percent);
     const targets: WeightedTarget[] = [{ ...to, weight: percent }];
     if (from && percent < 100) targets.push({ ...from, weight: 100 - percent });
     last = await router.route(targets);

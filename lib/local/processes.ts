@@ -6,8 +6,10 @@ import { toolError } from '../errors';
 export interface SpawnDetachedProps {
   readonly command: string;
   readonly args: readonly string[];
-  /** Receives the process's stdout and stderr; truncated first. */
+  /** Receives the process's stdout and stderr. */
   readonly logFile: string;
+  /** Append to the log (a relaunch keeps why the last run stopped) rather than truncate it. @default false */
+  readonly appendLog?: boolean;
   /** @default process.cwd() */
   readonly cwd?: string;
   /** @default process.env */
@@ -19,7 +21,8 @@ export interface SpawnDetachedProps {
  * the process that started it. Resolves with its pid once it has been spawned.
  */
 export async function spawnDetached(props: SpawnDetachedProps): Promise<number> {
-  const out = fs.openSync(props.logFile, 'w');
+  const out = fs.openSync(props.logFile, props.appendLog ? 'a' : 'w');
+  if (props.appendLog) fs.writeSync(out, `--- ${new Date().toISOString()} ${props.command} ${props.args.join(' ')}\n`);
   try {
     const child = spawn(props.command, props.args, {
       cwd: props.cwd,

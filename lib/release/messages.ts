@@ -22,8 +22,11 @@ export const RELEASE_IO = {
   RELEASE_I3114: info<{ stack: string; releaseId: string; kind: string }>('RELEASE_I3114', 'a branch stack was collected by gc'),
   RELEASE_I3115: info<{ table: string; backupArn: string }>('RELEASE_I3115', 'an on-demand backup of a table was taken before teardown'),
   RELEASE_W3116: warn<{ table: string; reason: string }>('RELEASE_W3116', 'a backup could not be taken where the endpoint has no backups; the data was exported instead'),
+  RELEASE_I3117: info<{ releaseId: string; aborted: readonly string[] }>('RELEASE_I3117', 'an interrupted promote was undone: all traffic is back on the live release'),
   SYNC_I3001: info<Pair & { pid: number }>('SYNC_I3001', 'a sync daemon started'),
   SYNC_W3002: warn<Pair>('SYNC_W3002', 'a sync daemon could not write its status this beat'),
   SYNC_I3003: info<Pair & { pid: number }>('SYNC_I3003', 'a sync daemon stopped'),
   SYNC_I3004: info<Pair & { pid: number; reused: boolean }>('SYNC_I3004', 'a sync daemon was launched, or a running one reused'),
+  SYNC_W3005: warn<Pair & { error: string }>('SYNC_W3005', 'a sync daemon had stopped on an error; it is started again from its checkpoints'),
+  SYNC_I3006: info<Pair>('SYNC_I3006', 'a sync was retired: a release it joins is torn down'),
 } as const;

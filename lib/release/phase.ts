@@ -4,14 +4,16 @@
  */
 import type { AppState, ReleaseRecord } from './release-record';
 
-export type Phase = 'Created' | 'InProgress' | 'Ready' | 'Promoting' | 'Live' | 'Previous' | 'RolledBack' | 'TornDown' | 'Failed';
+export type Phase = 'Created' | 'InProgress' | 'Ready' | 'Promoting' | 'Live' | 'Previous' | 'RolledBack' | 'TearingDown' | 'TornDown' | 'Failed';
 
 export function phaseOf(record: ReleaseRecord, app: Pick<AppState, 'live' | 'previous'>): Phase {
   const c = record.checkpoints;
   if (c.tornDown) return 'TornDown';
-  if (app.live === record.releaseId) return record.intent.verb === 'promote' && !c.promoted ? 'Promoting' : 'Live';
+  if (c.teardown) return 'TearingDown';
+  const promoting = record.intent.verb === 'promote' && !c.promoted && !c.promoteAbortedAt;
+  if (app.live === record.releaseId) return promoting ? 'Promoting' : 'Live';
   if (c.failed) return 'Failed';
-  if (record.intent.verb === 'promote' && !c.promoted) return 'Promoting';
+  if (promoting) return 'Promoting';
   if (c.rolledBackAt && (!c.promoted || c.rolledBackAt >= c.promoted.at)) return 'RolledBack';
   if (c.promoted) return 'Previous';
   if (c.readyAt) return 'Ready';

@@ -1,26 +1,29 @@
 /**
- * `promote --sha S`: refuse unless S is READY (or rolled back) and its gates still hold → turn on
- * S's streams → start the reverse sync S → previous → flip the public record (in weighted steps
- * with health checks, if asked) and wait INSYNC → let clients' DNS caches expire → S is live, the
- * previous release is kept, still synced both ways, for the rollback window.
+ * `promote --sha S`: refuse unless S is READY (or rolled back), follows the live release, and its
+ * gates still hold → turn on S's streams → start the reverse sync S → previous and wait until it is
+ * caught up → flip the public record (in weighted steps with health checks, if asked; before every
+ * step both syncs must be alive and caught up, or traffic stays where it is) → let clients' DNS
+ * caches expire → confirm what Live means (all traffic on S, its app healthy, the reverse sync
+ * alive) → S is live; the previous release is kept, synced both ways, for the rollback window.
  *
- * `rollback`: flip back to the previous release → wait for clients to move → drain the reverse
- * sync → the previous release is live with every write made on S.
+ * `rollback` and `promote --abort` are in rollback-verb.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { shiftTraffic, TrafficRouter } from '../dns';
-import { userError } from '../errors';
+import { ROUTE_UNHEALTHY, shiftTraffic } from '../dns';
+import { ReleaseError, userError } from '../errors';
 import { AppLock, whoAmI } from './app-lock';
 import { assertGates, deadLetterCount } from './data-steps';
 import type { ReleaseEngine } from './engine';
 import type { ReleaseDefinition } from './definition';
 import { ensureStream } from './ensure-streams';
+import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakesAllTraffic, isReleaseHealthy, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
 import { isPromotable, phaseOf } from './phase';
 import { reconcile } from './reconcile';
 import type { ReleaseRecord } from './release-record';
 import type { VerbResult } from './release-verb';
-import { ensureSyncRunning, waitCaughtUp } from './sync-launcher';
+import { abortPromoteLocked } from './rollback-verb';
+import type { SyncPair } from './sync-daemon';
 
 export const ROLLBACK_LOSSY = 'ROLLBACK_LOSSY';
 
@@ -38,12 +41,20 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
   const edge = await engine.requireEdge();
   const record = await requireRecord(engine, options.releaseId);
   const app = await engine.store.appState();
+  const router = routerOf(engine, edge);
   const phase = phaseOf(record, app);
   if (phase === 'Live') {
-    RELEASE_IO.RELEASE_I3110.emit(engine.io, `release ${record.releaseId} is already live`, { releaseId: record.releaseId, phase });
-    return { releaseId: record.releaseId, phase, record };
+    // Live by the ledger; DNS must agree. After an interrupted weighted promote of another release
+    // it does not: promoting the live release again puts all traffic back on it (as --abort does).
+    const shares = await trafficShares(router);
+    if (shares.get(record.releaseId) === 100 && shares.size === 1) {
+      RELEASE_IO.RELEASE_I3110.emit(engine.io, `release ${record.releaseId} is already live`, { releaseId: record.releaseId, phase });
+      return { releaseId: record.releaseId, phase, record };
+    }
+    return AppLock.with({ ledger: engine.ledger, command: `promote --abort (${record.releaseId})` }, () => abortPromoteLocked(engine, router));
   }
-  if (!isPromotable(phase)) {
+  const resumable = phase === 'Failed' && record.intent.verb === 'promote' && Boolean(record.checkpoints.readyAt);
+  if (!isPromotable(phase) && !resumable) {
     throw userError('PROMOTE_NOT_READY', `release ${record.releaseId} is ${phase}, not Ready`, {
       fix: phase === 'InProgress' || phase === 'Failed' || phase === 'Created' ? `finish it first: npm run release -- --sha ${record.sha}` : 'release a new commit',
     });
@@ -54,8 +65,21 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
     });
   }
   const previous = app.live && app.live !== record.releaseId ? await engine.store.get(app.live) : undefined;
+  const followed = record.checkpoints.copy?.sourceReleaseId ?? null;
+  if (previous && followed !== previous.releaseId) {
+    // Its data follows another release (or none): promoting it would serve data that missed every
+    // write made on the live release since.
+    throw userError('PROMOTE_STALE_SOURCE', `release ${record.releaseId} was copied from ${followed ?? 'nothing'} and follows it, but ${previous.releaseId} is live`, {
+      fix: 'release a new commit: it copies the live release',
+    });
+  }
   if (previous && !options.allowLossyRollback) assertLosslessRollback(engine.definition, record, previous);
-  const router = new TrafficRouter({ ioHost: engine.io, hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, ttlSeconds: engine.definition.config.recordTtlSeconds });
+  const others = [...(await trafficShares(router))].filter(([id]) => id !== record.releaseId && id !== previous?.releaseId);
+  if (others.length > 0) {
+    throw userError('PROMOTE_SHIFT_IN_PROGRESS', `release ${others[0]![0]} still takes ${others[0]![1]} % of traffic from an interrupted promote`, {
+      fix: 'finish that promote (npm run promote -- --sha <it>) or undo it (npm run promote -- --abort) first',
+    });
+  }
 
   return AppLock.with({ ledger: engine.ledger, command: `promote ${record.releaseId}` }, async (lock) => {
     let r = await requireRecord(engine, record.releaseId);
@@ -63,11 +87,14 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
       // A new promote: the previous promote's checkpoint (if rolled back since) no longer applies.
       r = await engine.store.update(r, (cur) => ({
         intent: { verb: 'promote', by: whoAmI(), at: engine.nowIso(), options: { ...options } },
-        checkpoints: { ...cur.checkpoints, promoted: undefined },
+        checkpoints: { ...cur.checkpoints, promoted: undefined, promoteAbortedAt: undefined },
       }));
     }
     const previousId = previous?.releaseId ?? null;
     const ttlMs = engine.definition.config.recordTtlSeconds * 1000;
+    // The two syncs that keep both sides current while both can take writes.
+    const forward: SyncPair | undefined = previous ? { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: r.releaseId } : undefined;
+    const reverse: SyncPair | undefined = previous ? { direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: previous.releaseId } : undefined;
     r = await reconcile(
       engine,
       r,
@@ -78,20 +105,17 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
           done: (cur) => !previous || Boolean(cur.checkpoints.promoted),
           run: async (cur) => {
             // The full verify ran at release; since then the forward sync kept applying. What can
-            // have changed is the lag and new dead letters: both are gates again here.
-            const pair = { direction: 'forward' as const, sourceReleaseId: previous!.releaseId, targetReleaseId: cur.releaseId };
-            await ensureSyncRunning(engine, pair);
-            const status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: engine.definition.config.lagGateMs, timeoutMs: 120_000 });
+            // have changed is the lag, new dead letters and the stack itself: gates again here.
+            if (!(await engine.stackOutputs(engine.stackName(cur.releaseId)))) {
+              throw userError('PROMOTE_STACK_MISSING', `the stack ${engine.stackName(cur.releaseId)} of release ${cur.releaseId} does not exist`, { fix: 'release a new commit' });
+            }
+            await assertSyncsCaughtUp(engine, [forward!]);
             const dead = await deadLetterCount(engine, cur.releaseId);
-            const gates = {
+            assertGates(cur.releaseId, {
               ok: dead === 0,
               at: engine.nowIso(),
-              gates: [
-                { name: 'lag', ok: true, detail: `forward sync lag ${status.lagMs} ms` },
-                { name: 'dead-letters', ok: dead === 0, detail: dead === 0 ? 'no dead letters' : `${dead} dead letters: npm run redrive` },
-              ],
-            };
-            assertGates(cur.releaseId, gates);
+              gates: [{ name: 'dead-letters', ok: dead === 0, detail: dead === 0 ? 'no dead letters' : `${dead} dead letters: npm run redrive` }],
+            });
             return {};
           },
         },
@@ -103,10 +127,12 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
           },
         },
         {
+          // Before any traffic moves: the sync that carries this release's writes back must run and
+          // be caught up, or the first write made here could not reach a rollback.
           name: 'reverse-sync',
           done: () => !previous,
-          run: async (cur) => {
-            await ensureSyncRunning(engine, { direction: 'reverse', sourceReleaseId: cur.releaseId, targetReleaseId: previousId! });
+          run: async () => {
+            await assertSyncsCaughtUp(engine, [reverse!]);
             return { reverseSync: { targetReleaseId: previousId!, startedAt: engine.nowIso() } };
           },
         },
@@ -114,19 +140,37 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
           name: 'flip',
           done: (cur) => Boolean(cur.checkpoints.promoted),
           run: async (cur) => {
-            const baseUrl = await engine.baseUrlOf(cur);
-            await shiftTraffic({
-              router,
-              ioHost: engine.io,
-              from: previous ? { releaseId: previous.releaseId, dnsName: engine.albDnsName(previous) } : undefined,
-              to: { releaseId: cur.releaseId, dnsName: engine.albDnsName(cur) },
-              steps: options.steps,
-              intervalMs: options.intervalMs,
-              healthCheck: async () => (await fetch(`${baseUrl}/health`)).ok,
-            });
+            await assertReleaseHealthy(engine, cur, 'take traffic');
+            try {
+              await shiftTraffic({
+                router,
+                ioHost: engine.io,
+                from: previous ? { releaseId: previous.releaseId, dnsName: engine.albDnsName(previous) } : undefined,
+                to: { releaseId: cur.releaseId, dnsName: engine.albDnsName(cur) },
+                steps: options.steps,
+                intervalMs: options.intervalMs,
+                // Every step moves writes: both syncs must be alive and caught up first.
+                beforeStep: async () => {
+                  if (previous) await assertSyncsCaughtUp(engine, [forward!, reverse!]);
+                },
+                healthCheck: () => isReleaseHealthy(engine, cur),
+              });
+            } catch (e) {
+              if (ReleaseError.isReleaseError(e) && e.code === ROUTE_UNHEALTHY && previous) {
+                // All traffic went back to the previous release: what was written here follows it.
+                await assertSyncsCaughtUp(engine, [reverse!]);
+                const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
+                await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, promoteAbortedAt: engine.nowIso() } }));
+              }
+              throw e;
+            }
             // Clients hold the old answer for one TTL; writes they send meanwhile reach the
             // previous stack and flow forward through the sync, which keeps running.
             await sleep(ttlMs);
+            // Live means: all traffic here, the app answering, and the way back kept current.
+            await assertTakesAllTraffic(router, cur.releaseId);
+            await assertReleaseHealthy(engine, cur, 'be live');
+            if (reverse) await assertSyncAlive(engine, reverse);
             const state = await engine.store.appState();
             if (state.live !== cur.releaseId) await engine.store.putAppState(state, { live: cur.releaseId, previous: previousId });
             return { promoted: { at: engine.nowIso(), previousReleaseId: previousId, steps: options.steps ?? [100] } };
@@ -138,75 +182,6 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
     const phase = phaseOf(r, await engine.store.appState());
     RELEASE_IO.RELEASE_I3110.emit(engine.io, `release ${r.releaseId} is ${phase}`, { releaseId: r.releaseId, phase });
     return { releaseId: r.releaseId, phase, record: r };
-  });
-}
-
-export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
-  const edge = await engine.requireEdge();
-  const app = await engine.store.appState();
-  if (!app.live) throw userError('ROLLBACK_NOTHING_LIVE', 'no release is live', { fix: 'release and promote one first' });
-  const live = await requireRecord(engine, app.live);
-  const prevId = live.checkpoints.promoted?.previousReleaseId;
-  if (!prevId || app.previous !== prevId) {
-    const last = app.previous ? await engine.store.get(app.previous) : undefined;
-    if (last?.intent.verb === 'rollback' && last.checkpoints.rolledBackAt) {
-      // A re-run after a rollback that finished (its last step moved the live pointer).
-      RELEASE_IO.RELEASE_I3110.emit(engine.io, `rollback from ${last.releaseId} already done: ${live.releaseId} is live`, { releaseId: live.releaseId, phase: 'Live' });
-      return { releaseId: live.releaseId, phase: 'Live', record: live };
-    }
-    throw userError('ROLLBACK_NO_PREVIOUS', `release ${live.releaseId} has no previous release to roll back to`, { fix: 'promote the release you want instead' });
-  }
-  const previous = await requireRecord(engine, prevId);
-  if (previous.checkpoints.tornDown) {
-    throw userError('ROLLBACK_TORN_DOWN', `the previous release ${prevId} was torn down`, { fix: 'promote another release instead' });
-  }
-  const router = new TrafficRouter({ ioHost: engine.io, hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, ttlSeconds: engine.definition.config.recordTtlSeconds });
-  const ttlMs = engine.definition.config.recordTtlSeconds * 1000;
-
-  return AppLock.with({ ledger: engine.ledger, command: `rollback ${live.releaseId} → ${prevId}` }, async (lock) => {
-    let r = await requireRecord(engine, live.releaseId);
-    if (r.intent.verb !== 'rollback') {
-      r = await engine.store.update(r, (cur) => ({ intent: { verb: 'rollback', by: whoAmI(), at: engine.nowIso() }, checkpoints: { ...cur.checkpoints, rolledBackAt: undefined } }));
-    }
-    let flippedAt = 0;
-    r = await reconcile(
-      engine,
-      r,
-      'rollback',
-      [
-        {
-          name: 'flip',
-          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
-          run: async (cur) => {
-            await shiftTraffic({
-              router,
-              ioHost: engine.io,
-              from: { releaseId: cur.releaseId, dnsName: engine.albDnsName(cur) },
-              to: { releaseId: previous.releaseId, dnsName: engine.albDnsName(previous) },
-            });
-            await sleep(ttlMs);
-            flippedAt = engine.clock();
-          },
-        },
-        {
-          // Every write clients made on the rolled-back release reaches the previous one.
-          name: 'drain',
-          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
-          run: async (cur) => {
-            const pair = { direction: 'reverse' as const, sourceReleaseId: cur.releaseId, targetReleaseId: previous.releaseId };
-            await ensureSyncRunning(engine, pair);
-            await waitCaughtUp(engine, pair, { sinceMs: flippedAt || engine.clock() });
-            const state = await engine.store.appState();
-            if (state.live !== previous.releaseId) await engine.store.putAppState(state, { live: previous.releaseId, previous: cur.releaseId });
-            return { rolledBackAt: engine.nowIso() };
-          },
-        },
-      ],
-      lock,
-    );
-    const phase = phaseOf(r, await engine.store.appState());
-    RELEASE_IO.RELEASE_I3110.emit(engine.io, `rolled back: ${previous.releaseId} is live, ${r.releaseId} is ${phase}`, { releaseId: r.releaseId, phase });
-    return { releaseId: previous.releaseId, phase: 'Live', record: r };
   });
 }
 

@@ -58,6 +58,14 @@ export interface Checkpoints {
   readonly promoted?: { readonly at: string; readonly previousReleaseId: string | null; readonly steps: readonly number[] };
   readonly reverseSync?: { readonly targetReleaseId: string; readonly startedAt: string };
   readonly rolledBackAt?: string;
+  /** A promote given up part-way (`promote --abort`, or a rollback of a partial shift): all traffic went back. */
+  readonly promoteAbortedAt?: string;
+  /**
+   * A teardown under way: from its first step the release is no rollback target and takes no
+   * traffic; each later step records when it was done, so a re-run after a kill skips it (the
+   * syncs cannot be drained again once the stack is destroyed).
+   */
+  readonly teardown?: { readonly startedAt: string; readonly drainedAt?: string; readonly syncsRetiredAt?: string; readonly backups?: readonly string[]; readonly destroyedAt?: string };
   readonly tornDown?: { readonly at: string; readonly backups: readonly string[] };
   /** The last failure; cleared when the step that failed succeeds. */
   readonly failed?: { readonly step: string; readonly code: string; readonly message: string; readonly at: string };

@@ -58,8 +58,9 @@ export async function releaseVerb(engine: ReleaseEngine, options: ReleaseVerbOpt
   await engine.ensureEdge();
   return AppLock.with({ ledger: engine.ledger, command: `release ${id}` }, async (lock) => {
     let record = await engine.store.get(id);
-    if (record?.checkpoints.tornDown) {
-      throw userError('RELEASE_TORN_DOWN', `release ${id} was torn down on ${record.checkpoints.tornDown.at}`, {
+    const goneAt = record?.checkpoints.tornDown?.at ?? record?.checkpoints.teardown?.startedAt;
+    if (goneAt) {
+      throw userError('RELEASE_TORN_DOWN', `release ${id} was torn down (teardown of ${goneAt})`, {
         fix: options.branch ? 'a branch stack is rebuilt from a new commit: push one and release again' : 'release a new commit',
       });
     }

@@ -11,6 +11,7 @@
  */
 import { hostname } from 'node:os';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isStreamOn, latestStreamOf } from '../data/stream/table-stream';
 import { TableSync } from '../data/stream/table-sync';
 import { messageOf, userError } from '../errors';
 import type { Ledger } from '../ledger';
@@ -48,6 +49,8 @@ export interface SyncStatus {
   readonly stopRequested?: boolean;
   readonly stoppedAt?: string;
   readonly error?: string;
+  /** Set by teardown: this sync reads or writes a release that is gone, and never runs again. */
+  readonly retiredAt?: string;
 }
 
 /** How often a running daemon writes its status; `stale` is judged against it. */
@@ -55,6 +58,22 @@ export const SYNC_HEARTBEAT_MS = 1000;
 
 export function syncKey(pair: SyncPair): { pk: string; sk: string } {
   return { pk: `SYNC#${pair.sourceReleaseId}>${pair.targetReleaseId}`, sk: 'STATUS' };
+}
+
+/**
+ * Names one table's sync in the ledger (its shard checkpoints, leases and dead letters). It holds
+ * the source and the target, so no two syncs ever share checkpoints: a reverse sync C → A must not
+ * resume from B → A's shards (that lost writes: C's shards looked "trimmed" against B's). And it
+ * holds the epoch, the label of the source stream it reads: checkpoints belong to one stream, and
+ * a stream turned off and on again starts a sync of its own.
+ */
+export function tableSyncId(pair: SyncPair, table: string, streamLabel: string): string {
+  return `${pair.sourceReleaseId}>${pair.targetReleaseId}#${table}#${pair.direction}@${streamLabel}`;
+}
+
+/** The label (creation time) at the end of a stream ARN: `…/stream/2026-12-03T16:26:20.123`. */
+export function streamLabelOf(streamArn: string): string {
+  return streamArn.slice(streamArn.lastIndexOf('/') + 1);
 }
 
 export async function readSyncStatus(ledger: Ledger, pair: SyncPair): Promise<SyncStatus | undefined> {
@@ -77,6 +96,25 @@ export async function requestSyncStop(ledger: Ledger, pair: SyncPair): Promise<v
   });
 }
 
+/**
+ * The label of every source table's stream. A sync never starts on a table whose stream is off:
+ * that is a teardown in progress, or a promote that did not turn the release's streams on.
+ */
+async function sourceStreamLabels(engine: ReleaseEngine, pair: SyncPair): Promise<Map<string, string>> {
+  const labels = new Map<string, string>();
+  for (const spec of engine.tableSpecs()) {
+    const table = engine.tableName(pair.sourceReleaseId, spec.name);
+    const stream = await latestStreamOf(engine.streams, table);
+    if (!stream || !isStreamOn(stream)) {
+      throw userError('SYNC_STREAM_OFF', `sync ${pair.sourceReleaseId} → ${pair.targetReleaseId}: the stream of source table ${table} is ${stream?.status ?? 'absent'}`, {
+        fix: 'a sync reads a release whose tables stream their changes: check `npm run status` (is that release torn down?)',
+      });
+    }
+    labels.set(spec.name, streamLabelOf(stream.streamArn));
+  }
+  return labels;
+}
+
 /** Runs the syncs of `pair` until a stop is asked (or `signal` aborts). */
 export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signal?: AbortSignal): Promise<void> {
   const source = await engine.store.get(pair.sourceReleaseId);
@@ -84,6 +122,12 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
   if (!source || !target) {
     throw userError('SYNC_RELEASE_UNKNOWN', `sync ${pair.sourceReleaseId} → ${pair.targetReleaseId}: release ${source ? pair.targetReleaseId : pair.sourceReleaseId} is not recorded`, {
       fix: 'check `npm run status`',
+    });
+  }
+  const gone = [source, target].find((r) => r.checkpoints.tornDown || r.checkpoints.teardown);
+  if (gone) {
+    throw userError('SYNC_RELEASE_TORN_DOWN', `sync ${pair.sourceReleaseId} → ${pair.targetReleaseId}: release ${gone.releaseId} is torn down (or being torn down)`, {
+      fix: 'nothing to sync: its tables are gone or going',
     });
   }
   const { ledger } = engine;
@@ -94,12 +138,22 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
   await ledger.client.send(
     new PutCommand({ TableName: ledger.tableName, Item: { ...syncKey(pair), pair, pid: process.pid, host: hostname(), startedAt, heartbeatAtMs: engine.clock(), lagMs: 0, caughtUp: false, tables: {} } }),
   );
+  let streamLabels: Map<string, string>;
+  try {
+    streamLabels = await sourceStreamLabels(engine, pair);
+  } catch (e) {
+    // Said where the verb waiting for this sync looks: its status, not only its log.
+    await ledger.client.send(
+      new UpdateCommand({ TableName: ledger.tableName, Key: syncKey(pair), UpdateExpression: 'SET stoppedAt = :s, #e = :e', ExpressionAttributeNames: { '#e': 'error' }, ExpressionAttributeValues: { ':s': engine.nowIso(), ':e': messageOf(e) } }),
+    );
+    throw e;
+  }
 
   const syncs = engine.tableSpecs().map((spec) => {
     const totals = { puts: 0, deletes: 0, deadLetters: 0 };
     const sync = new TableSync({
       ioHost: engine.io,
-      syncId: `${pair.targetReleaseId}#${spec.name}#${pair.direction}`,
+      syncId: tableSyncId(pair, spec.name, streamLabels.get(spec.name)!),
       ledger,
       sourceTable: engine.tableName(pair.sourceReleaseId, spec.name),
       targetTable: engine.tableName(pair.targetReleaseId, spec.name),

@@ -8,12 +8,13 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { toolError } from '../errors';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { userError } from '../errors';
 import { REPO_ROOT } from '../local/paths';
 import { isRunning, spawnDetached, tailOf, terminate } from '../local/processes';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
-import { readSyncStatus, requestSyncStop, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus } from './sync-daemon';
+import { readSyncStatus, requestSyncStop, syncKey, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus } from './sync-daemon';
 
 /**
  * A status older than this means the daemon is gone. It beats every second, but a ledger write can
@@ -23,19 +24,37 @@ import { readSyncStatus, requestSyncStop, SYNC_HEARTBEAT_MS, type SyncPair, type
 const STALE_MS = 30 * SYNC_HEARTBEAT_MS;
 const START_TIMEOUT_MS = 60_000;
 
-export function isSyncAlive(status: SyncStatus | undefined, now: number): status is SyncStatus {
-  return Boolean(status && !status.stoppedAt && now - status.heartbeatAtMs < STALE_MS);
+/**
+ * A sync is alive when its status is fresh and it has not stopped; one that ran on this machine
+ * must also still be a process (a daemon killed with -9 leaves a fresh heartbeat for STALE_MS, and
+ * a verb must not wait on it, nor report its last lag as current).
+ */
+export function isSyncAlive(status: SyncStatus | undefined, now: number): boolean {
+  if (!status || status.stoppedAt || status.retiredAt || now - status.heartbeatAtMs >= STALE_MS) return false;
+  return status.host !== hostname() || isRunning(status.pid);
+}
+
+/** Where a sync's daemon writes its log (appended to by every launch, so why one died is kept). */
+export function syncLogFile(engine: ReleaseEngine, pair: SyncPair): string {
+  return path.join(engine.stateDir, 'logs', `sync-${pair.sourceReleaseId}-${pair.targetReleaseId}.log`);
 }
 
 export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): Promise<SyncStatus> {
   const current = await readSyncStatus(engine.ledger, pair);
-  if (isSyncAlive(current, engine.clock()) && !current.stopRequested) {
+  if (current?.retiredAt) {
+    throw userError('SYNC_RETIRED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} was retired on ${current.retiredAt} (a release it joins was torn down)`, {
+      fix: 'see `npm run status`: promote or release another commit instead',
+    });
+  }
+  if (current && isSyncAlive(current, engine.clock()) && !current.stopRequested) {
     RELEASE_IO.SYNC_I3004.emit(engine.io, `${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} already running (pid ${current.pid})`, { ...pair, pid: current.pid, reused: true });
     return current;
   }
-  const logDir = path.join(engine.stateDir, 'logs');
-  fs.mkdirSync(logDir, { recursive: true });
-  const logFile = path.join(logDir, `sync-${pair.sourceReleaseId}-${pair.targetReleaseId}.log`);
+  if (current?.error) {
+    RELEASE_IO.SYNC_W3005.emit(engine.io, `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} stopped on ${current.stoppedAt ?? '?'}: ${current.error}; starting it again from its checkpoints`, { ...pair, error: current.error });
+  }
+  const logFile = syncLogFile(engine, pair);
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const launchedAt = engine.clock();
   const pid = await spawnDetached({
     command: process.execPath,
@@ -45,6 +64,7 @@ export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): 
     cwd: REPO_ROOT,
     env: { ...process.env, STACKSHIFT_LOCAL_STATE_DIR: engine.stateDir, STACKSHIFT_REPO: engine.repoDir },
     logFile,
+    appendLog: true,
   });
   for (;;) {
     const status = await readSyncStatus(engine.ledger, pair);
@@ -53,7 +73,7 @@ export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): 
       return status;
     }
     if (!isRunning(pid) || engine.clock() - launchedAt > START_TIMEOUT_MS) {
-      throw toolError('SYNC_START_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not start; its log ends with:\n${tailOf(logFile)}`);
+      throw userError('SYNC_START_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not start; its log ends with:\n${tailOf(logFile)}`);
     }
     await sleep(200);
   }
@@ -62,7 +82,7 @@ export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): 
 /** Stops a daemon: asks through the ledger, then kills it if it runs here and does not listen. */
 export async function stopSync(engine: ReleaseEngine, pair: SyncPair, timeoutMs = 15_000): Promise<void> {
   const status = await readSyncStatus(engine.ledger, pair);
-  if (!isSyncAlive(status, engine.clock())) return;
+  if (!status || !isSyncAlive(status, engine.clock())) return;
   await requestSyncStop(engine.ledger, pair);
   const deadline = engine.clock() + timeoutMs;
   while (engine.clock() < deadline) {
@@ -71,6 +91,23 @@ export async function stopSync(engine: ReleaseEngine, pair: SyncPair, timeoutMs 
     await sleep(250);
   }
   if (status.host === hostname() && isRunning(status.pid)) await terminate(status.pid, 2000);
+}
+
+/**
+ * Stops a sync for good (teardown): a release it reads or writes is going away. Its status stays,
+ * marked retired, so nothing starts it again and status stops listing it.
+ */
+export async function retireSync(engine: ReleaseEngine, pair: SyncPair): Promise<void> {
+  await stopSync(engine, pair);
+  await engine.ledger.client.send(
+    new UpdateCommand({
+      TableName: engine.ledger.tableName,
+      Key: syncKey(pair),
+      UpdateExpression: 'SET retiredAt = if_not_exists(retiredAt, :r), pair = if_not_exists(pair, :p)',
+      ExpressionAttributeValues: { ':r': engine.nowIso(), ':p': pair },
+    }),
+  );
+  RELEASE_IO.SYNC_I3006.emit(engine.io, `${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} retired`, { ...pair });
 }
 
 /**
@@ -86,15 +123,22 @@ export async function waitCaughtUp(
   let lastReport = 0;
   for (;;) {
     const status = await readSyncStatus(engine.ledger, pair);
-    if (status?.error) throw toolError('SYNC_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} failed: ${status.error}`);
-    if (!isSyncAlive(status, engine.clock())) {
-      throw toolError('SYNC_NOT_RUNNING', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is not running`, { fix: 'run the command again: it restarts the sync' });
+    // Refusals, not crashes: the verb stops here with traffic where it was, and says why.
+    if (status?.error) {
+      throw userError('SYNC_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} failed: ${status.error}`, {
+        fix: `see ${syncLogFile(engine, pair)}; run the command again: it restarts the sync from its checkpoints`,
+      });
+    }
+    if (!status || !isSyncAlive(status, engine.clock())) {
+      throw userError('SYNC_NOT_RUNNING', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is not running`, {
+        fix: `see ${syncLogFile(engine, pair)}; run the command again: it restarts the sync from its checkpoints`,
+      });
     }
     // One beat of margin: a heartbeat reports reads made up to a poll interval before it.
     const caughtUp = status.heartbeatAtMs > options.sinceMs + SYNC_HEARTBEAT_MS && (status.caughtUp || (options.maxLagMs !== undefined && status.lagMs <= options.maxLagMs && Object.values(status.tables).every((t) => t.pendingShards === 0)));
     if (caughtUp) return status;
     if (engine.clock() > deadline) {
-      throw toolError('SYNC_BEHIND', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not catch up (lag ${status.lagMs} ms)`, { fix: 'check its log in .local/logs and run the command again' });
+      throw userError('SYNC_BEHIND', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not catch up (lag ${status.lagMs} ms)`, { fix: `see ${syncLogFile(engine, pair)} and run the command again` });
     }
     if (engine.clock() - lastReport > 5000) {
       lastReport = engine.clock();

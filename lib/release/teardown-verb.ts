@@ -1,8 +1,12 @@
 /**
- * `teardown --sha P` / `--branch B`: refuse the live release and, without --force, the previous
- * one inside its rollback window → stop its app → drain the sync from P into the live release →
- * stop every sync that reads or writes P → back up P's tables (unless --no-backup) → destroy its
- * stack → deregister its AMI (unless another release still uses it). `gc` runs this for branch stacks whose branch is gone or TTL passed.
+ * `teardown --sha P` / `--branch B`: refuse the live release, any release DNS still sends traffic
+ * to, and, without --force, the previous one inside its rollback window → mark P as going (from
+ * here it is no rollback target and nothing promotes it) → stop its app → drain the sync from P
+ * into the live release → retire every sync that reads or writes P → back up P's tables (unless
+ * --no-backup) → destroy its stack → deregister its AMI (unless another release still uses it).
+ * Each step records when it was done, so a teardown killed anywhere finishes when run again
+ * (after the destroy there is no stream left to drain). `gc` runs this for branch stacks whose
+ * branch is gone or TTL passed.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -17,7 +21,8 @@ import { requireRecord } from './promote-verb';
 import { reconcile } from './reconcile';
 import type { ReleaseRecord } from './release-record';
 import type { VerbResult } from './release-verb';
-import { ensureSyncRunning, stopSync, waitCaughtUp } from './sync-launcher';
+import { ensureSyncRunning, retireSync, waitCaughtUp } from './sync-launcher';
+import { routerOf, trafficShares } from './flip-guards';
 import type { SyncPair } from './sync-daemon';
 import { backupTable } from './table-backup';
 
@@ -41,6 +46,7 @@ export async function teardownVerb(engine: ReleaseEngine, options: TeardownVerbO
   if (app.live === record.releaseId) {
     throw userError('TEARDOWN_LIVE', `release ${record.releaseId} is live`, { fix: 'promote another release (or roll back) first' });
   }
+  await assertNoTraffic(engine, record);
   if (app.previous === record.releaseId && !options.force && app.live) {
     const live = await engine.store.get(app.live);
     const windowMs = engine.definition.config.rollbackWindowMinutes * 60_000;
@@ -58,24 +64,32 @@ export async function teardownVerb(engine: ReleaseEngine, options: TeardownVerbO
 export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecord, options: Omit<TeardownVerbOptions, 'releaseId'>, lock: AppLock): Promise<VerbResult> {
   const baker = new AmiBaker({ ioHost: engine.io });
   let r = (await engine.store.get(record.releaseId)) ?? record;
-  if (r.intent.verb !== 'teardown') {
-    r = await engine.store.update(r, () => ({ intent: { verb: 'teardown', by: whoAmI(), at: engine.nowIso(), options: { ...options } } }));
+  if (r.intent.verb !== 'teardown' || !r.checkpoints.teardown) {
+    r = await engine.store.update(r, (cur) => ({
+      intent: { verb: 'teardown', by: whoAmI(), at: engine.nowIso(), options: { ...options } },
+      checkpoints: { ...cur.checkpoints, teardown: cur.checkpoints.teardown ?? { startedAt: engine.nowIso() } },
+    }));
   }
-  let backups: string[] = [];
+  // From here on the release is going: it is nobody's rollback target any more.
+  const state = await engine.store.appState();
+  if (state.previous === r.releaseId) await engine.store.putAppState(state, { live: state.live, previous: null });
+  const mark = (cur: ReleaseRecord, change: Partial<NonNullable<ReleaseRecord['checkpoints']['teardown']>>) => ({
+    teardown: { ...cur.checkpoints.teardown!, ...change },
+  });
   r = await reconcile(
     engine,
     r,
     'teardown',
     [
       // The app first: once it takes no more writes, its stream has an end to drain to.
-      { name: 'stop-app', done: () => false, run: async (cur) => void (await engine.target.stopRelease(cur.releaseId)) },
+      { name: 'stop-app', done: (cur) => Boolean(cur.checkpoints.teardown?.destroyedAt), run: async (cur) => void (await engine.target.stopRelease(cur.releaseId)) },
       {
         // Writes clients made here before they moved (the previous release is live until the flip,
         // and DNS caches keep some clients here a TTL longer) are still in this release's stream: the
         // sync carrying them to the live release applies every one before it is stopped, or they
         // would be lost with the stack. Restarted from its checkpoints if it is not running.
         name: 'drain-syncs',
-        done: () => false,
+        done: (cur) => Boolean(cur.checkpoints.teardown?.drainedAt),
         run: async (cur) => {
           const stoppedAt = engine.clock();
           const { live } = await engine.store.appState();
@@ -84,34 +98,42 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
             await ensureSyncRunning(engine, pair);
             await waitCaughtUp(engine, pair, { sinceMs: stoppedAt });
           }
+          return mark(cur, { drainedAt: engine.nowIso() });
         },
       },
       {
-        name: 'stop-syncs',
-        done: () => false,
+        // Retired, not only stopped: nothing restarts them, and their checkpoints are never read
+        // again (a later sync between other releases has an identity of its own).
+        name: 'retire-syncs',
+        done: (cur) => Boolean(cur.checkpoints.teardown?.syncsRetiredAt),
         run: async (cur) => {
-          for (const pair of await syncPairsOf(engine, cur)) await stopSync(engine, pair);
+          for (const pair of await syncPairsOf(engine, cur)) await retireSync(engine, pair);
+          return mark(cur, { syncsRetiredAt: engine.nowIso() });
         },
       },
       {
         name: 'backup',
-        done: () => Boolean(options.noBackup),
+        done: (cur) => Boolean(options.noBackup) || Boolean(cur.checkpoints.teardown?.backups) || Boolean(cur.checkpoints.teardown?.destroyedAt),
         run: async (cur) => {
-          backups = [];
+          const backups: string[] = [];
           for (const t of engine.tableSpecs()) {
             const table = engine.tableName(cur.releaseId, t.name);
             const b = await backupTable(engine, table, `${table}-teardown`);
             if (b) backups.push(b);
           }
+          return mark(cur, { backups });
         },
       },
       {
         name: 'destroy',
-        done: () => false,
+        done: (cur) => Boolean(cur.checkpoints.teardown?.destroyedAt),
         run: async (cur) => {
-          if (!cur.checkpoints.ami) return; // never deployed
-          const deployer = await engine.deployer([engine.releaseSpec(cur)]);
-          await deployer.destroy([engine.stackName(cur.releaseId)]);
+          if (cur.checkpoints.ami) {
+            // (never deployed without one)
+            const deployer = await engine.deployer([engine.releaseSpec(cur)]);
+            await deployer.destroy([engine.stackName(cur.releaseId)]);
+          }
+          return mark(cur, { destroyedAt: engine.nowIso() });
         },
       },
       {
@@ -130,7 +152,7 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
         run: async (cur) => {
           const state = await engine.store.appState();
           if (state.previous === cur.releaseId) await engine.store.putAppState(state, { live: state.live, previous: null });
-          return { tornDown: { at: engine.nowIso(), backups } };
+          return { tornDown: { at: engine.nowIso(), backups: cur.checkpoints.teardown?.backups ?? [] } };
         },
       },
     ],
@@ -139,6 +161,16 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
   const phase = phaseOf(r, await engine.store.appState());
   RELEASE_IO.RELEASE_I3110.emit(engine.io, `release ${r.releaseId} is ${phase}`, { releaseId: r.releaseId, phase });
   return { releaseId: r.releaseId, phase, record: r };
+}
+
+/** No DNS weight may point at a stack being destroyed (an interrupted promote's share, say). */
+async function assertNoTraffic(engine: ReleaseEngine, record: ReleaseRecord): Promise<void> {
+  const edge = await engine.requireEdge();
+  const share = (await trafficShares(routerOf(engine, edge))).get(record.releaseId);
+  if (share === undefined) return;
+  throw userError('TEARDOWN_HAS_TRAFFIC', `release ${record.releaseId} still takes ${share} % of traffic (weight in ${edge.recordName})`, {
+    fix: 'finish the promote in progress, or undo it with `npm run promote -- --abort`, then tear it down',
+  });
 }
 
 /** Every sync that reads or writes a release's tables. */

@@ -15,15 +15,20 @@ import { phaseOf, type Phase } from './phase';
 import type { GateSnapshot, ReleaseRecord } from './release-record';
 import { readSyncStatus, type SyncPair } from './sync-daemon';
 import { isSyncAlive } from './sync-launcher';
+import { routerOf, trafficShares } from './flip-guards';
 
 export interface SyncView {
   readonly direction: SyncPair['direction'];
   readonly from: string;
   readonly to: string;
   readonly running: boolean;
+  /** The lag the running daemon last reported; null when it is not running (a dead sync has no lag). */
   readonly lagMs: number | null;
   readonly caughtUp: boolean;
+  /** Why it stopped, when it failed. */
   readonly error?: string;
+  /** When it stopped (failed, asked to, or found dead). */
+  readonly stoppedAt?: string;
 }
 
 export interface ReleaseStatus {
@@ -33,6 +38,10 @@ export interface ReleaseStatus {
   readonly phase: Phase;
   readonly live: boolean;
   readonly previous: boolean;
+  /** Share of the public record's traffic DNS sends it now (observed in Route 53, not the ledger). */
+  readonly trafficPercent: number;
+  /** Where this release's own stack answers (its load balancer), or null when it has none standing. */
+  readonly endpoint: string | null;
   readonly dataVersions: Readonly<Record<string, number>>;
   /** Per table: segments COMPLETED of all, items read. */
   readonly copy: Readonly<Record<string, { readonly completed: number; readonly segments: number; readonly itemsRead: number; readonly dead: number }>>;
@@ -46,14 +55,19 @@ export interface StatusView {
   readonly app: string;
   readonly live: string | null;
   readonly previous: string | null;
+  /** Where DNS and the ledger disagree (an interrupted promote or rollback), with what to run. */
+  readonly warnings: readonly string[];
   readonly releases: readonly ReleaseStatus[];
 }
 
 export async function statusView(engine: ReleaseEngine, options: { readonly all?: boolean } = {}): Promise<StatusView> {
   const edge = await engine.edge();
-  if (!edge) return { app: engine.app, live: null, previous: null, releases: [] };
+  if (!edge) return { app: engine.app, live: null, previous: null, warnings: [], releases: [] };
   const app = await engine.store.appState();
-  const records = (await engine.store.list()).filter((r) => options.all || !r.checkpoints.tornDown);
+  const all = await engine.store.list();
+  const gone = new Set(all.filter((r) => r.checkpoints.tornDown).map((r) => r.releaseId));
+  const records = all.filter((r) => options.all || !r.checkpoints.tornDown);
+  const shares = await trafficShares(routerOf(engine, edge));
   const releases: ReleaseStatus[] = [];
   for (const r of records) {
     const copy: Record<string, { completed: number; segments: number; itemsRead: number; dead: number }> = {};
@@ -72,15 +86,22 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
     if (r.checkpoints.forwardSync) pairs.push({ direction: 'forward', sourceReleaseId: r.checkpoints.forwardSync.sourceReleaseId, targetReleaseId: r.releaseId });
     if (r.checkpoints.reverseSync) pairs.push({ direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: r.checkpoints.reverseSync.targetReleaseId });
     for (const pair of pairs) {
+      // A sync to or from a release that is gone is retired: no row.
+      if (gone.has(pair.sourceReleaseId) || gone.has(pair.targetReleaseId)) continue;
       const s = await readSyncStatus(engine.ledger, pair);
+      if (s?.retiredAt) continue;
+      const running = isSyncAlive(s, engine.clock());
+      // A daemon found dead stopped no later than its last heartbeat.
+      const stoppedAt = s?.stoppedAt ?? (s && !running ? new Date(s.heartbeatAtMs).toISOString() : undefined);
       syncs.push({
         direction: pair.direction,
         from: pair.sourceReleaseId,
         to: pair.targetReleaseId,
-        running: isSyncAlive(s, engine.clock()),
-        lagMs: s ? s.lagMs : null,
-        caughtUp: Boolean(s?.caughtUp),
+        running,
+        lagMs: running && s ? s.lagMs : null,
+        caughtUp: running && Boolean(s?.caughtUp),
         ...(s?.error ? { error: s.error } : {}),
+        ...(stoppedAt ? { stoppedAt } : {}),
       });
     }
     releases.push({
@@ -90,6 +111,8 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
       phase: phaseOf(r, app),
       live: app.live === r.releaseId,
       previous: app.previous === r.releaseId,
+      trafficPercent: shares.get(r.releaseId) ?? 0,
+      endpoint: await endpointOf(engine, r),
       dataVersions: r.dataVersions,
       copy,
       syncs,
@@ -98,7 +121,24 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
       ...(r.checkpoints.failed ? { failed: r.checkpoints.failed } : {}),
     });
   }
-  return { app: engine.app, live: app.live, previous: app.previous, releases };
+  return { app: engine.app, live: app.live, previous: app.previous, warnings: trafficWarnings(app.live, shares), releases };
+}
+
+/** What DNS does that the ledger does not say: a weighted promote or a rollback stopped part-way. */
+function trafficWarnings(live: string | null, shares: ReadonlyMap<string, number>): string[] {
+  const others = [...shares].filter(([id]) => id !== live);
+  if (others.length === 0 && (!live || shares.get(live) === 100 || shares.size === 0)) return [];
+  const now = [...shares].map(([id, p]) => `${id} ${p} %`).join(', ');
+  return [`DNS sends ${now}, but the ledger's live release is ${live ?? 'none'}: a promote or rollback stopped part-way; finish it (run it again), or undo a promote with \`promote --abort\``];
+}
+
+async function endpointOf(engine: ReleaseEngine, r: ReleaseRecord): Promise<string | null> {
+  if (r.checkpoints.tornDown || r.checkpoints.teardown?.destroyedAt || !r.checkpoints.stack) return null;
+  try {
+    return await engine.baseUrlOf(r);
+  } catch {
+    return null;
+  }
 }
 
 export interface HistoryEntry {

@@ -1,0 +1,151 @@
+/**
+ * `rollback`: the previous release must answer and both syncs between it and the live release be
+ * alive and caught up (else refused, traffic untouched) → flip back to the previous release → wait
+ * for clients to move → drain the reverse sync → confirm all traffic is there → the previous
+ * release is live with every write made on the rolled-back one.
+ *
+ * `promote --abort` (and `rollback` while a weighted promote is part-way): every write made on the
+ * releases that took a share must reach the live release, before and after all traffic goes back
+ * to it; the interrupted promote is marked aborted (the release is promotable again).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { shiftTraffic, type TrafficRouter } from '../dns';
+import { userError } from '../errors';
+import { AppLock, whoAmI } from './app-lock';
+import type { ReleaseEngine } from './engine';
+import { assertReleaseHealthy, assertSyncsCaughtUp, assertTakesAllTraffic, routerOf, trafficShares } from './flip-guards';
+import { RELEASE_IO } from './messages';
+import { phaseOf } from './phase';
+import { requireRecord } from './promote-verb';
+import { reconcile } from './reconcile';
+import type { VerbResult } from './release-verb';
+import type { SyncPair } from './sync-daemon';
+import { waitCaughtUp } from './sync-launcher';
+
+export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
+  const edge = await engine.requireEdge();
+  const app = await engine.store.appState();
+  if (!app.live) throw userError('ROLLBACK_NOTHING_LIVE', 'no release is live', { fix: 'release and promote one first' });
+  const router = routerOf(engine, edge);
+  const live = await requireRecord(engine, app.live);
+  if ([...(await trafficShares(router)).keys()].some((id) => id !== live.releaseId)) {
+    // A promote stopped part-way: rolling back is putting all traffic back on the live release.
+    return AppLock.with({ ledger: engine.ledger, command: `rollback (abort the promote in progress, ${live.releaseId} stays live)` }, () => abortPromoteLocked(engine, router));
+  }
+  const prevId = live.checkpoints.promoted?.previousReleaseId;
+  if (!prevId || app.previous !== prevId) {
+    const last = app.previous ? await engine.store.get(app.previous) : undefined;
+    if (last?.intent.verb === 'rollback' && last.checkpoints.rolledBackAt) {
+      // A re-run after a rollback that finished (its last step moved the live pointer).
+      RELEASE_IO.RELEASE_I3110.emit(engine.io, `rollback from ${last.releaseId} already done: ${live.releaseId} is live`, { releaseId: live.releaseId, phase: 'Live' });
+      return { releaseId: live.releaseId, phase: 'Live', record: live };
+    }
+    throw userError('ROLLBACK_NO_PREVIOUS', `release ${live.releaseId} has no previous release to roll back to`, { fix: 'promote the release you want instead' });
+  }
+  const previous = await requireRecord(engine, prevId);
+  if (previous.checkpoints.tornDown || previous.checkpoints.teardown) {
+    throw userError('ROLLBACK_TORN_DOWN', `the previous release ${prevId} was torn down`, { fix: 'promote another release instead' });
+  }
+  const ttlMs = engine.definition.config.recordTtlSeconds * 1000;
+  const reverse: SyncPair = { direction: 'reverse', sourceReleaseId: live.releaseId, targetReleaseId: previous.releaseId };
+  const forward: SyncPair = { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: live.releaseId };
+
+  return AppLock.with({ ledger: engine.ledger, command: `rollback ${live.releaseId} → ${prevId}` }, async (lock) => {
+    let r = await requireRecord(engine, live.releaseId);
+    if (r.intent.verb !== 'rollback') {
+      r = await engine.store.update(r, (cur) => ({ intent: { verb: 'rollback', by: whoAmI(), at: engine.nowIso() }, checkpoints: { ...cur.checkpoints, rolledBackAt: undefined } }));
+    }
+    let flippedAt = 0;
+    r = await reconcile(
+      engine,
+      r,
+      'rollback',
+      [
+        {
+          // Before traffic moves: writes made here can reach the previous release (reverse), and it
+          // keeps this one current for clients that stay a TTL longer (forward). Else refused.
+          name: 'syncs',
+          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
+          run: async () => {
+            await assertReleaseHealthy(engine, previous, 'take traffic back');
+            await assertSyncsCaughtUp(engine, [reverse, forward]);
+          },
+        },
+        {
+          name: 'flip',
+          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
+          run: async (cur) => {
+            await shiftTraffic({
+              router,
+              ioHost: engine.io,
+              from: { releaseId: cur.releaseId, dnsName: engine.albDnsName(cur) },
+              to: { releaseId: previous.releaseId, dnsName: engine.albDnsName(previous) },
+            });
+            await sleep(ttlMs);
+            flippedAt = engine.clock();
+          },
+        },
+        {
+          // Every write clients made on the rolled-back release reaches the previous one.
+          name: 'drain',
+          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
+          run: async () => {
+            await waitCaughtUp(engine, reverse, { sinceMs: flippedAt || engine.clock() });
+            await assertTakesAllTraffic(router, previous.releaseId);
+            const state = await engine.store.appState();
+            if (state.live !== previous.releaseId) await engine.store.putAppState(state, { live: previous.releaseId, previous: live.releaseId });
+            return { rolledBackAt: engine.nowIso() };
+          },
+        },
+      ],
+      lock,
+    );
+    const phase = phaseOf(r, await engine.store.appState());
+    RELEASE_IO.RELEASE_I3110.emit(engine.io, `rolled back: ${previous.releaseId} is live, ${r.releaseId} is ${phase}`, { releaseId: r.releaseId, phase });
+    return { releaseId: previous.releaseId, phase: 'Live', record: r };
+  });
+}
+
+/** `promote --abort`: all traffic back on the live release, losing no write made elsewhere. */
+export async function abortPromoteVerb(engine: ReleaseEngine): Promise<VerbResult> {
+  const edge = await engine.requireEdge();
+  const app = await engine.store.appState();
+  if (!app.live) throw userError('ABORT_NOTHING_LIVE', 'no release is live, so there is no promote to undo', { fix: 'promote a release first' });
+  return AppLock.with({ ledger: engine.ledger, command: `promote --abort (${app.live} stays live)` }, () => abortPromoteLocked(engine, routerOf(engine, edge)));
+}
+
+/** The abort, for a caller that holds the app lock. Idempotent: a re-run after a kill finishes it. */
+export async function abortPromoteLocked(engine: ReleaseEngine, router: TrafficRouter): Promise<VerbResult> {
+  const app = await engine.store.appState();
+  const live = await requireRecord(engine, app.live!);
+  const shares = await trafficShares(router);
+  const records = await engine.store.list();
+  // Promotes not finished nor given up, and releases DNS still sends a share to.
+  const interrupted = records.filter(
+    (r) => r.releaseId !== live.releaseId && !r.checkpoints.tornDown && ((r.intent.verb === 'promote' && !r.checkpoints.promoted && !r.checkpoints.promoteAbortedAt) || shares.has(r.releaseId)),
+  );
+  if (interrupted.length === 0 && shares.get(live.releaseId) === 100) {
+    RELEASE_IO.RELEASE_I3110.emit(engine.io, `no promote to abort: ${live.releaseId} is live and takes all traffic`, { releaseId: live.releaseId, phase: 'Live' });
+    return { releaseId: live.releaseId, phase: 'Live', record: live };
+  }
+  // The syncs carrying what the interrupted releases took back to the live one: those that started.
+  const reverses: SyncPair[] = interrupted
+    .filter((r) => shares.has(r.releaseId) || r.checkpoints.reverseSync?.targetReleaseId === live.releaseId)
+    .map((r) => ({ direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: live.releaseId }));
+  await assertReleaseHealthy(engine, live, 'take all traffic back');
+  if (reverses.length > 0) await assertSyncsCaughtUp(engine, reverses);
+  await router.route([{ releaseId: live.releaseId, dnsName: engine.albDnsName(live), weight: 100 }]);
+  // Clients keep their answer a TTL: what they write there meanwhile is drained after it.
+  await sleep(engine.definition.config.recordTtlSeconds * 1000);
+  if (reverses.length > 0) await assertSyncsCaughtUp(engine, reverses);
+  await assertTakesAllTraffic(router, live.releaseId);
+  for (const r of interrupted) {
+    const fresh = (await engine.store.get(r.releaseId)) ?? r;
+    await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, promoteAbortedAt: engine.nowIso() } }));
+  }
+  RELEASE_IO.RELEASE_I3117.emit(engine.io, `promote of ${interrupted.map((r) => r.releaseId).join(', ')} aborted: ${live.releaseId} takes all traffic`, {
+    releaseId: live.releaseId,
+    aborted: interrupted.map((r) => r.releaseId),
+  });
+  return { releaseId: live.releaseId, phase: 'Live', record: live };
+}
