@@ -86,6 +86,7 @@ export const DATA_IO = {
   STREAM_I5009: info<{ shardId: string; owner: string; reason: string }>('STREAM_I5009', "a worker released a shard's lease (handed over to a worker that joined, or stopped)"),
   STREAM_W5010: warn<{ shardId: string; owner: string; reason: string }>('STREAM_W5010', "a worker lost a shard's lease (taken over, or not renewed in time) and stopped reading it"),
   STREAM_W5011: warn<{ owner: string; error: string }>('STREAM_W5011', 'a lease heartbeat or release failed; leases not renewed in time expire and are taken over'),
+  STREAM_W5012: warn<{ shardId: string; iteratorType: string; sequenceNumber?: string; renewals: number; error: string }>('STREAM_W5012', "GetRecords answered TrimmedDataAccessException (DynamoDB Local's known defect on a shard that was empty, or a trim race): a fresh iterator was taken from the checkpoint and reading continues; STREAM_TRIMMED only with evidence of lost records"),
   // stream apply (lib/data/stream/change-applier.ts); 51xx leaves 50xx to the stream reader
   SYNC_D5100: debug<SyncBatchData>('SYNC_D5100', 'a batch of stream records was applied to the target table'),
   SYNC_I5102: info<{ syncId: string; recordsApplied: number; puts: number; deletes: number; deadLetters: number; echoesSkipped: number; superseded: number; lagMs: number; stoppedBy: string }>('SYNC_I5102', 'a sync run stopped (caught up, aborted, or stream disabled)'),

@@ -16,9 +16,19 @@
  *   must keep each key's order across its calls, and checkpoints still advance batch by batch, in
  *   order, each once its batch and every earlier one resolved.
  * - ExpiredIteratorException (an iterator is valid for 15 minutes: a slow apply outlives it): a new
- *   iterator from the last applied sequence number. TrimmedDataAccessException: STREAM_TRIMMED,
- *   records were lost to the 24 h retention and the copy must start over. Throttling
- *   (LimitExceededException) and transient faults: capped exponential backoff with jitter.
+ *   iterator from the last applied sequence number. Throttling (LimitExceededException) and
+ *   transient faults: capped exponential backoff with jitter.
+ * - TrimmedDataAccessException from GetRecords is NOT taken as proof of loss: DynamoDB Local
+ *   answers it when an iterator taken on an empty shard (TRIM_HORIZON of an empty stream, or at
+ *   the end) is used after a record was written (aws/aws-sdk-java#2923), and on AWS an iterator can
+ *   race the trim. Like an expired iterator: batches in flight are drained, a fresh iterator is
+ *   taken from the checkpoint (STREAM_W5012) and reading goes on; after MAX_TRIMMED_RENEWALS of
+ *   them in a row without a successful read, the reader stops. STREAM_TRIMMED (records lost to the
+ *   24 h retention, start the copy over) needs evidence: GetShardIterator refusing the checkpoint
+ *   (AFTER_SEQUENCE_NUMBER) with TrimmedDataAccessException, the checkpoint older than the shard's
+ *   first available record (DescribeStream's StartingSequenceNumber), or the shard gone from the
+ *   description before it was read to its end. Without evidence the reader stops with
+ *   STREAM_TRIM_UNCONFIRMED, and its checkpoint is intact: a new run resumes from it.
  * - A shard whose GetRecords returns no NextShardIterator is closed and was read to its end: its
  *   checkpoint is marked finished and its children become readable.
  *
@@ -49,6 +59,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type GetRecordsOutput,
+  type GetShardIteratorCommandOutput,
 } from '@aws-sdk/client-dynamodb-streams';
 import { ReleaseError, messageOf, toolError, userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
@@ -72,6 +83,12 @@ const MAX_RETRIES = 12;
 const MIN_WAIT_MS = 10;
 /** Iterator renewals in a row without a successful read before the reader gives up. */
 const MAX_EXPIRED_IN_A_ROW = 3;
+/**
+ * Renewals after TrimmedDataAccessException from GetRecords, in a row without a successful read,
+ * before the reader stops and looks for evidence of a real trim (see the file comment). One renewal
+ * is enough for DynamoDB Local's defect; the rest absorb a trim race.
+ */
+const MAX_TRIMMED_RENEWALS = 5;
 
 export interface StreamReaderProps {
   readonly ioHost: IoHost;
@@ -186,9 +203,15 @@ interface RunContext {
   leaseRoundDue: boolean;
 }
 
+/** A shard of the description, with the first sequence number the stream still holds for it. */
+interface DescribedShard extends ShardInfo {
+  /** SequenceNumberRange.StartingSequenceNumber. @default - not given */
+  readonly startingSequenceNumber?: string;
+}
+
 interface Description {
   readonly status?: string;
-  readonly shards: ShardInfo[];
+  readonly shards: DescribedShard[];
 }
 
 export class StreamReader {
@@ -452,33 +475,63 @@ export class StreamReader {
       while (inFlight.length > 0) await inFlight.shift();
     };
     try {
-      let iterator = await this.iteratorFor(run, ctx.stop);
+      // undefined: take a fresh one from the checkpoint (at the start, and after a renewal).
+      let iterator: string | undefined;
       let expiredInARow = 0;
+      let trimmedInARow = 0;
       while (!ctx.stop.aborted && !run.stopRequested && !run.lost) {
         let out: GetRecordsOutput;
         const readStartedAt = this.clock();
         try {
-          const current = iterator;
+          const current = (iterator ??= await this.iteratorFor(run, ctx.stop));
           out = await this.call('GetRecords', run.shardId, ctx.stop, () =>
             this.client.send(new GetRecordsCommand({ ShardIterator: current, Limit: this.batchLimit }), { abortSignal: ctx.stop }),
           );
         } catch (err) {
-          if (errorName(err) !== 'ExpiredIteratorException') throw err;
-          if (++expiredInARow > MAX_EXPIRED_IN_A_ROW) {
-            throw toolError('STREAM_ITERATOR_EXPIRED', `shard ${run.shardId}: ${expiredInARow} fresh iterators in a row expired before a read`, {
-              cause: err,
-              fix: 'check the clock of this machine and of the streams endpoint',
+          const name = errorName(err);
+          if (name === 'ExpiredIteratorException') {
+            if (++expiredInARow > MAX_EXPIRED_IN_A_ROW) {
+              throw toolError('STREAM_ITERATOR_EXPIRED', `shard ${run.shardId}: ${expiredInARow} fresh iterators in a row expired before a read`, {
+                cause: err,
+                fix: 'check the clock of this machine and of the streams endpoint',
+              });
+            }
+            await drain(); // the checkpoint is then the last record read
+            DATA_IO.STREAM_W5005.emit(this.ioHost, `shard ${run.shardId}: the iterator expired; continuing from the checkpoint`, {
+              shardId: run.shardId,
+              sequenceNumber: run.position,
             });
+          } else if (name === 'TrimmedDataAccessException') {
+            // Not proof that anything was lost (see the file comment): DynamoDB Local answers it to
+            // an iterator taken on an empty shard once a record is written (aws/aws-sdk-java#2923),
+            // and on AWS an iterator can race the trim. Continue from the checkpoint; only after
+            // MAX_TRIMMED_RENEWALS in a row look for evidence, and say STREAM_TRIMMED only with it.
+            // (A Trimmed refusal of the checkpoint by GetShardIterator is evidence: iteratorFor
+            // throws STREAM_TRIMMED for it and that ends the shard at once.)
+            if (++trimmedInARow > MAX_TRIMMED_RENEWALS) throw await this.trimVerdict(run, trimmedInARow, err, ctx.stop);
+            await drain(); // the checkpoint is then the last record read
+            const position = run.position;
+            DATA_IO.STREAM_W5012.emit(
+              this.ioHost,
+              `shard ${run.shardId}: GetRecords answered TrimmedDataAccessException (DynamoDB Local's known defect on a shard that was empty, or a trim race); nothing is known lost, continuing from the checkpoint (${position !== undefined ? `after ${position}` : 'TRIM_HORIZON'})`,
+              {
+                shardId: run.shardId,
+                iteratorType: position !== undefined ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON',
+                ...(position !== undefined ? { sequenceNumber: position } : {}),
+                renewals: trimmedInARow,
+                error: messageOf(err),
+              },
+            );
+            // The first renewal at once (the defect needs nothing more); later ones back off.
+            if (trimmedInARow > 1) await sleep(this.backoff.delayMs(trimmedInARow - 2), undefined, { signal: ctx.stop });
+          } else {
+            throw err;
           }
-          await drain(); // the checkpoint is then the last record read
-          DATA_IO.STREAM_W5005.emit(this.ioHost, `shard ${run.shardId}: the iterator expired; continuing from the checkpoint`, {
-            shardId: run.shardId,
-            sequenceNumber: run.position,
-          });
-          iterator = await this.iteratorFor(run, ctx.stop);
+          iterator = undefined;
           continue;
         }
         expiredInARow = 0;
+        trimmedInARow = 0;
         run.answered = true;
         const wire = out.Records ?? [];
         if (wire.length > 0) {
@@ -584,7 +637,12 @@ export class StreamReader {
     ctx.wake.notify();
   }
 
-  /** An iterator after the last applied record, or at TRIM_HORIZON when nothing was applied. */
+  /**
+   * An iterator after the last applied record, or at TRIM_HORIZON when nothing was applied.
+   * TrimmedDataAccessException refusing the checkpoint is evidence of loss: STREAM_TRIMMED. At
+   * TRIM_HORIZON it is rethrown as it came (no checkpoint: this shard's reading lost nothing), and
+   * readShard counts it among its renewals.
+   */
   private async iteratorFor(run: ShardRun, signal: AbortSignal): Promise<string> {
     const position = run.position;
     const iteratorType = position !== undefined ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON';
@@ -593,24 +651,60 @@ export class StreamReader {
       iteratorType,
       ...(position !== undefined ? { sequenceNumber: position } : {}),
     });
-    const out = await this.call('GetShardIterator', run.shardId, signal, () =>
-      this.client.send(
-        new GetShardIteratorCommand({
-          StreamArn: this.streamArn,
-          ShardId: run.shardId,
-          ShardIteratorType: iteratorType,
-          ...(position !== undefined ? { SequenceNumber: position } : {}),
-        }),
-        { abortSignal: signal },
-      ),
-    );
+    let out: GetShardIteratorCommandOutput;
+    try {
+      out = await this.call('GetShardIterator', run.shardId, signal, () =>
+        this.client.send(
+          new GetShardIteratorCommand({
+            StreamArn: this.streamArn,
+            ShardId: run.shardId,
+            ShardIteratorType: iteratorType,
+            ...(position !== undefined ? { SequenceNumber: position } : {}),
+          }),
+          { abortSignal: signal },
+        ),
+      );
+    } catch (err) {
+      if (position !== undefined && errorName(err) === 'TrimmedDataAccessException') {
+        throw trimmed(this.streamArn, run.shardId, `GetShardIterator refused its checkpoint ${position} (AFTER_SEQUENCE_NUMBER): the records after it are no longer in the stream`, err);
+      }
+      throw err;
+    }
     if (!out.ShardIterator) throw toolError('STREAM_NO_ITERATOR', `GetShardIterator returned no iterator for shard ${run.shardId} of ${this.streamArn}`);
     return out.ShardIterator;
   }
 
+  /**
+   * After TrimmedDataAccessException answered every fresh iterator of a shard: the error to stop
+   * with. STREAM_TRIMMED only with evidence that records after the checkpoint left the stream
+   * (GetShardIterator refusing the checkpoint was checked by each renewal, see iteratorFor): the
+   * shard gone from the description, or the checkpoint older than the shard's first available
+   * record. A false STREAM_TRIMMED tells the user to start the copy over for nothing.
+   */
+  private async trimVerdict(run: ShardRun, answers: number, cause: unknown, signal: AbortSignal): Promise<ReleaseError> {
+    const position = run.position;
+    const what = `shard ${run.shardId} of stream ${this.streamArn}: GetRecords answered TrimmedDataAccessException to ${answers} fresh iterators in a row`;
+    const fix = 'nothing is known lost and the checkpoint is intact: run the sync again, it resumes from the checkpoint; if this repeats on DynamoDB Local, restart it (aws/aws-sdk-java#2923)';
+    if (position === undefined) {
+      // Read from TRIM_HORIZON: whatever the stream still holds is read, so this reading lost nothing.
+      return toolError('STREAM_TRIM_UNCONFIRMED', `${what} from TRIM_HORIZON; the shard has no checkpoint, so nothing was skipped`, { cause, fix });
+    }
+    const shard = (await this.describe(signal)).shards.find((s) => s.shardId === run.shardId);
+    if (!shard) return trimmed(this.streamArn, run.shardId, 'it left the stream description before it was read to its end', cause);
+    const start = shard.startingSequenceNumber;
+    if (start !== undefined && isOlder(position, start)) {
+      return trimmed(this.streamArn, run.shardId, `its checkpoint ${position} is older than the shard's first available record ${start}`, cause);
+    }
+    return toolError(
+      'STREAM_TRIM_UNCONFIRMED',
+      `${what}, but nothing shows a loss: GetShardIterator accepted the checkpoint ${position}, and the shard starts at ${start ?? '(not given)'}`,
+      { cause, fix },
+    );
+  }
+
   /** Every shard of the stream (DescribeStream pages through LastEvaluatedShardId). */
   private async describe(signal: AbortSignal): Promise<Description> {
-    const shards: ShardInfo[] = [];
+    const shards: DescribedShard[] = [];
     let status: string | undefined;
     let start: string | undefined;
     do {
@@ -621,20 +715,33 @@ export class StreamReader {
       const d = out.StreamDescription;
       status = d?.StreamStatus ?? status;
       for (const s of d?.Shards ?? []) {
-        if (s.ShardId) shards.push(s.ParentShardId ? { shardId: s.ShardId, parentShardId: s.ParentShardId } : { shardId: s.ShardId });
+        if (!s.ShardId) continue;
+        const start = s.SequenceNumberRange?.StartingSequenceNumber;
+        shards.push({
+          shardId: s.ShardId,
+          ...(s.ParentShardId ? { parentShardId: s.ParentShardId } : {}),
+          ...(start !== undefined ? { startingSequenceNumber: start } : {}),
+        });
       }
       start = d?.LastEvaluatedShardId;
     } while (start);
     for (const s of shards) {
       if (this.known.has(s.shardId)) continue;
       this.known.add(s.shardId);
-      DATA_IO.STREAM_D5003.emit(this.ioHost, `shard ${s.shardId}${s.parentShardId ? ` (child of ${s.parentShardId})` : ''}`, s);
+      DATA_IO.STREAM_D5003.emit(this.ioHost, `shard ${s.shardId}${s.parentShardId ? ` (child of ${s.parentShardId})` : ''}`, {
+        shardId: s.shardId,
+        ...(s.parentShardId ? { parentShardId: s.parentShardId } : {}),
+      });
     }
     this.lastDescription = { status, shards };
     return this.lastDescription;
   }
 
-  /** One streams call, retried with backoff while throttled; stream errors mapped to clear ones. */
+  /**
+   * One streams call, retried with backoff while throttled; stream errors mapped to clear ones.
+   * TrimmedDataAccessException passes through unchanged: by itself it proves no loss (see the file
+   * comment); readShard and iteratorFor decide what it means where it came from.
+   */
   private async call<T>(operation: string, shardId: string | undefined, signal: AbortSignal, send: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -642,9 +749,6 @@ export class StreamReader {
       } catch (err) {
         if (signal.aborted) throw err;
         const name = errorName(err);
-        if (name === 'TrimmedDataAccessException') {
-          throw trimmed(this.streamArn, shardId ?? '(none)', 'its records before the checkpoint aged out of the stream', err);
-        }
         if (name === 'ResourceNotFoundException') {
           const what = shardId ? `shard ${shardId} of stream ${this.streamArn}` : `stream ${this.streamArn}`;
           throw userError('STREAM_NOT_FOUND', `${what} does not exist (deleted, or aged out)`, {
@@ -724,11 +828,32 @@ class Wakeup {
   }
 }
 
+/**
+ * STREAM_TRIMMED: records of a shard were lost and the copy must start over. Only with evidence
+ * (a shard gone from the description unfinished, GetShardIterator refusing the checkpoint, the
+ * checkpoint older than the shard's first record), never for TrimmedDataAccessException from
+ * GetRecords alone: DynamoDB Local answers that when nothing was lost (see the file comment).
+ */
 function trimmed(streamArn: string, shardId: string, why: string, cause?: unknown): ReleaseError {
   return toolError('STREAM_TRIMMED', `records of shard ${shardId} of stream ${streamArn} were lost to the stream's 24 h retention: ${why}`, {
     cause,
     fix: 'the target cannot be brought in sync from this stream any more; start the copy over (new stream positions, new copy job)',
   });
+}
+
+/**
+ * True when sequence number `a` comes before `b`. They are decimal strings of up to 40 digits,
+ * beyond a JavaScript number's 2^53: compared as BigInt, never as Number.
+ */
+function isOlder(a: string, b: string): boolean {
+  return toBigInt(a) < toBigInt(b);
+}
+
+function toBigInt(sequenceNumber: string): bigint {
+  if (!/^\d{1,40}$/.test(sequenceNumber)) {
+    throw toolError('STREAM_SEQUENCE_NUMBER_INVALID', `a stream sequence number must be 1 to 40 decimal digits (found: "${sequenceNumber}")`);
+  }
+  return BigInt(sequenceNumber);
 }
 
 function errorName(err: unknown): string {

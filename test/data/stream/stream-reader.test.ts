@@ -209,17 +209,30 @@ describe('StreamReader', () => {
     expect(collector.records.map((r) => r.keys.pk)).toEqual(Array.from({ length: 60 }, (_, i) => `p${i}`));
   });
 
-  it('stops with STREAM_TRIMMED when records were lost to retention', async () => {
-    // GIVEN a GetRecords that answers TrimmedDataAccessException
+  it('continues from the checkpoint after TrimmedDataAccessException from GetRecords, and loses nothing', async () => {
+    // GIVEN 60 records and a client whose 1st GetRecords (nothing applied yet) and 3rd (after a
+    // checkpoint) answer TrimmedDataAccessException, which alone proves no loss (DynamoDB Local
+    // answers it falsely, aws/aws-sdk-java#2923)
     const { tableName, streamArn } = await fx.table('trimmed');
-    await putItems(tableName, 10);
+    await putItems(tableName, 60);
     const client = fx.streamsClient();
-    injectStreamFaults(client, { command: 'GetRecordsCommand', fault: 'trimmed', calls: [1] });
-
-    // WHEN the reader runs THEN it fails with the clear code, nothing applied
+    const faults = injectStreamFaults(client, { command: 'GetRecordsCommand', fault: 'trimmed', calls: [1, 3] });
+    const io = new RecordingIoHost();
     const collector = new Collector();
-    expect(await codeOf(reader({ streamArn, checkpoints: fx.checkpoints(), client }).run(collector.apply, { stopWhenCaughtUp: true }))).toBe('STREAM_TRIMMED');
-    expect(collector.records).toHaveLength(0);
+
+    // WHEN the reader runs
+    await reader({ streamArn, checkpoints: fx.checkpoints(), batchLimit: 25, client }, io).run(collector.apply, { stopWhenCaughtUp: true });
+
+    // THEN every record arrived exactly once, in order; each renewal was a warning, from TRIM_HORIZON
+    // first, then after the last applied record
+    expect(faults.stats.injected).toBe(2);
+    expect(collector.records.map((r) => r.keys.pk)).toEqual(Array.from({ length: 60 }, (_, i) => `p${i}`));
+    expectAscendingAndUnique(collector.records);
+    const warnings = io.withCode<{ iteratorType: string; sequenceNumber?: string }>('STREAM_W5012');
+    expect(warnings.map((w) => [w.data?.iteratorType, w.data?.sequenceNumber])).toEqual([
+      ['TRIM_HORIZON', undefined],
+      ['AFTER_SEQUENCE_NUMBER', collector.records[24]!.sequenceNumber],
+    ]);
   });
 
   it('reads a closed shard to its end, finishes it, and returns when the stream is disabled', async () => {
