@@ -124,9 +124,10 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
       fix: 'check `npm run status`',
     });
   }
-  const gone = [source, target].find((r) => r.checkpoints.tornDown || r.checkpoints.teardown);
+  // A teardown drains its release's syncs before it retires them: only then are they refused.
+  const gone = [source, target].find((r) => r.checkpoints.tornDown || r.checkpoints.teardown?.syncsRetiredAt);
   if (gone) {
-    throw userError('SYNC_RELEASE_TORN_DOWN', `sync ${pair.sourceReleaseId} → ${pair.targetReleaseId}: release ${gone.releaseId} is torn down (or being torn down)`, {
+    throw userError('SYNC_RELEASE_TORN_DOWN', `sync ${pair.sourceReleaseId} → ${pair.targetReleaseId}: release ${gone.releaseId} is torn down`, {
       fix: 'nothing to sync: its tables are gone or going',
     });
   }

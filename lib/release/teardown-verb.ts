@@ -47,12 +47,13 @@ export async function teardownVerb(engine: ReleaseEngine, options: TeardownVerbO
     throw userError('TEARDOWN_LIVE', `release ${record.releaseId} is live`, { fix: 'promote another release (or roll back) first' });
   }
   await assertNoTraffic(engine, record);
-  if (app.previous === record.releaseId && !options.force && app.live) {
-    const live = await engine.store.get(app.live);
+  const live = app.live ? await engine.store.get(app.live) : undefined;
+  // The rollback window protects the live release's rollback target, not a release rolled back from.
+  if (app.previous === record.releaseId && !options.force && live?.checkpoints.promoted?.previousReleaseId === record.releaseId) {
     const windowMs = engine.definition.config.rollbackWindowMinutes * 60_000;
     const promotedAt = live?.checkpoints.promoted?.at ? Date.parse(live.checkpoints.promoted.at) : 0;
     if (engine.clock() < promotedAt + windowMs) {
-      throw userError('TEARDOWN_IN_WINDOW', `release ${record.releaseId} is the rollback target of ${app.live} until ${new Date(promotedAt + windowMs).toISOString()}`, {
+      throw userError('TEARDOWN_IN_WINDOW', `release ${record.releaseId} is the rollback target of ${live.releaseId} until ${new Date(promotedAt + windowMs).toISOString()}`, {
         fix: 'wait for the rollback window to pass, or pass --force',
       });
     }

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { expect } from 'vitest';
 import { REPO_ROOT } from '../../lib/local/paths';
 
 export interface CliMessage {
@@ -82,4 +83,17 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
 /** The codes of the messages, for asserting on codes rather than text. */
 export function codes(run: CliRun): string[] {
   return run.messages.map((m) => m.code);
+}
+
+export function expectOk(run: CliRun): void {
+  if (run.code !== 0) throw new Error(`CLI exited ${run.code}:\n${run.stderr.slice(-3000)}`);
+}
+
+/** A user error: exit 1, one error line naming the code, no stack trace. */
+export function expectUserError(run: CliRun, code: string): void {
+  expect(run.code, run.stderr.slice(-2000)).toBe(1);
+  const errors = run.messages.filter((m) => m.level === 'error');
+  expect(errors).toHaveLength(1);
+  expect(errors[0].data?.code).toBe(code);
+  expect(errors[0].message).not.toMatch(/\n\s+at /);
 }

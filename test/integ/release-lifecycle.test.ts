@@ -19,7 +19,8 @@ import { createLedgerClient, Ledger } from '../../lib/ledger';
 import { ReleaseStore } from '../../lib/release/release-record';
 import { readSyncStatus, requestSyncStop } from '../../lib/release/sync-daemon';
 import { generateV1Products } from '../../examples/catalog/data';
-import { codes, runCli, type CliRun } from '../_helpers/cli';
+import { codes, expectOk, expectUserError, runCli, type CliRun } from '../_helpers/cli';
+import { fleetBaseUrl, getRev, putProduct } from '../_helpers/catalog-http';
 import { createReleaseRepo, type ReleaseRepo } from '../../examples/catalog/release-repo';
 import { putAll, PRODUCT_KEYS, scanAll } from '../_helpers/tables';
 
@@ -31,45 +32,7 @@ const id = (sha: string) => `sha-${sha.slice(0, 12)}`;
 const ledger = () => new Ledger({ tableName: `${app}-ledger`, client: createLedgerClient(new DynamoDBClient({})) });
 const store = () => new ReleaseStore(ledger());
 
-/** The release's own app endpoint, from the local fleet's record. */
-function baseUrl(releaseId: string): string {
-  const rec = JSON.parse(fs.readFileSync(path.join(stateDir, 'fleet', `${releaseId}.json`), 'utf8')) as { host: string; port: number };
-  return `http://${rec.host}:${rec.port}`;
-}
-
-async function putProduct(url: string, productId: string, rev: number): Promise<void> {
-  const body = {
-    title: `Rollback proof rev ${rev}`,
-    artist: 'The Static Hours',
-    format: 'LP',
-    releaseYear: 1999,
-    description: 'written during the test',
-    channels: { US: { sku: `${productId}-US`, price: 1000 + rev, currency: 'USD', stock: 3, published: true } },
-    rev,
-  };
-  const r = await fetch(`${url}/products/${productId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect(r.status).toBe(200);
-}
-
-async function getRev(url: string, productId: string): Promise<number | null> {
-  const r = await fetch(`${url}/products/${productId}`);
-  if (r.status === 404) return null;
-  expect(r.status).toBe(200);
-  return ((await r.json()) as { rev?: number }).rev ?? -1;
-}
-
-function expectOk(run: CliRun): void {
-  if (run.code !== 0) throw new Error(`CLI exited ${run.code}:\n${run.stderr.slice(-3000)}`);
-}
-
-/** A user error: exit 1, one error line naming the code, no stack trace. */
-function expectUserError(run: CliRun, code: string): void {
-  expect(run.code, run.stderr.slice(-2000)).toBe(1);
-  const errors = run.messages.filter((m) => m.level === 'error');
-  expect(errors).toHaveLength(1);
-  expect(errors[0].data?.code).toBe(code);
-  expect(errors[0].message).not.toMatch(/\n\s+at /);
-}
+const baseUrl = (releaseId: string) => fleetBaseUrl(stateDir, releaseId);
 
 async function verifyProducts(from: string, to: string, fromV: number, toV: number): Promise<number> {
   const result = await verifyCopy({
