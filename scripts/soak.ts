@@ -1,0 +1,110 @@
+/**
+ * `npm run soak -- --sequences N --seed S [--max-commands M] [--json] [--path P] [--keep]`: the
+ * model-based lifecycle property (test/integ/lifecycle-model.test.ts) for many more sequences than
+ * CI runs. Starts a local AWS of its own in a fresh state directory (never a developer's running
+ * one) and stops it, and every app and sync its sequences started, at the end.
+ *
+ * Every violation is shrunk (within --shrink-minutes) and printed — seed, path and the command
+ * list — then the soak goes on with the next seed (S+1, S+2, …) for the sequences left. Replay a
+ * printed one with `--seed <its seed> --path <its path> --sequences 1`.
+ *
+ * With --json, the last stdout line is {"sequences","commands","kills","violations","seed","seconds"};
+ * the journal of each sequence goes to stderr either way.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import * as fc from 'fast-check';
+import { userError } from '../lib/errors';
+import { LocalFleet } from '../lib/infra/local-fleet';
+import { defaultIoHost } from '../lib/io';
+import { defaultStateDir, LOCAL_AWS_UNSET, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
+import { lifecycleCommands, runSequence, type SequenceStats } from '../test/integ/lifecycle-model/sequence';
+import { VerbTimings } from '../test/integ/lifecycle-model/system-under-test';
+import { runMain } from '../bin/run-main';
+
+function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw userError('OPTION_INVALID', `"${v}" is not a positive whole number`, { fix: 'pass e.g. 20' });
+  return n;
+}
+
+function seed(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw userError('OPTION_INVALID', `seed "${v}" is not a whole number`, { fix: 'pass the seed a report printed, e.g. --seed 1234567' });
+  return n;
+}
+
+const program = new Command('soak')
+  .description('run the model-based release lifecycle property for many sequences against a local AWS of its own')
+  .addOption(new Option('--sequences <n>', 'sequences to run').argParser(count).default(10))
+  .addOption(new Option('--seed <s>', 'fast-check seed (default: random, printed)').argParser(seed))
+  .addOption(new Option('--max-commands <m>', 'most commands in one sequence').argParser(count).default(12))
+  .addOption(new Option('--shrink-minutes <m>', 'how long to shrink each violation').argParser(count).default(20))
+  .option('--path <p>', 'replay: the path fast-check printed with the seed (runs that case alone, no shrinking)')
+  .option('--keep', 'leave local AWS running and keep its state directory at the end')
+  .option('--json', 'JSON lines on stderr; the totals as one JSON object on the last stdout line')
+  .parse();
+const opts = program.opts<{ sequences: number; seed?: number; maxCommands: number; shrinkMinutes: number; path?: string; keep?: boolean; json?: boolean }>();
+const io = defaultIoHost({ json: opts.json });
+
+runMain(io, async () => {
+  const t0 = Date.now();
+  const firstSeed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  // A local AWS of the soak's own, in a fresh state directory: DynamoDB Local slows down as stream
+  // records pile up, and a developer's set is never touched.
+  const stateDir = path.join(defaultStateDir(), `soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const { state } = await startLocalAws({ ioHost: io, stateDir });
+  for (const name of LOCAL_AWS_UNSET) delete process.env[name];
+  Object.assign(process.env, localAwsEnv(state), { STACKSHIFT_LOCAL_STATE_DIR: stateDir });
+
+  const timings = new VerbTimings();
+  const stats: SequenceStats = { sequences: 0, commands: 0, kills: 0 };
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  let violations = 0;
+  try {
+    let left = opts.sequences;
+    for (let round = 0; left > 0; round++) {
+      const roundSeed = firstSeed + round;
+      log(`soak: ${left} sequence(s) from seed ${roundSeed}, at most ${opts.maxCommands} commands each`);
+      stats.firstFailureAt = undefined;
+      const property = fc.asyncProperty(lifecycleCommands(opts.maxCommands), (cmds) =>
+        runSequence(cmds, { stateDir, timings, stats, shrinkBudgetMs: opts.shrinkMinutes * 60_000, log }),
+      );
+      const details = await fc.check(property, {
+        seed: roundSeed,
+        numRuns: left,
+        ...(opts.path ? { path: opts.path, endOnFailure: true } : {}),
+      });
+      if (!details.failed) break;
+      violations++;
+      // The shrunk sequence (seed, path, command list and the error with its journal), before the totals.
+      process.stdout.write(`\n=== violation ${violations} (seed ${details.seed}, path ${details.counterexamplePath}) ===\n${await fc.asyncDefaultReportMessage(details)}\n`);
+      left -= details.numRuns;
+      if (opts.path) break;
+    }
+  } finally {
+    // Everything left running in this state directory is this soak's: apps (sync daemons are
+    // stopped by each sequence), then the emulators.
+    const fleet = new LocalFleet({ stateDir });
+    for (const m of fleet.list()) await fleet.stop(m.releaseId).catch(() => undefined);
+    if (!opts.keep) {
+      await stopLocalAws({ ioHost: io, stateDir });
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    } else {
+      log(`soak: local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir}`);
+    }
+  }
+  const seconds = Math.round((Date.now() - t0) / 1000);
+  const totals = { sequences: stats.sequences, commands: stats.commands, kills: stats.kills, violations, seed: firstSeed, seconds };
+  if (opts.json) {
+    log(`soak: per-verb seconds ${JSON.stringify(timings.summary())}`);
+    process.stdout.write(`${JSON.stringify(totals)}\n`);
+  } else {
+    process.stdout.write(`\nper-verb seconds (n, median, max):\n`);
+    for (const [label, t] of Object.entries(timings.summary())) process.stdout.write(`  ${label.padEnd(34)} ${String(t.n).padStart(4)} ${String(t.median).padStart(6)} ${String(t.max).padStart(6)}\n`);
+    process.stdout.write(`${totals.sequences} sequences, ${totals.commands} commands, ${totals.kills} kills, ${violations} violation(s); seed ${firstSeed}; ${seconds} s\n`);
+  }
+  if (violations > 0) process.exitCode = 1;
+});

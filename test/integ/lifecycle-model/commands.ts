@@ -1,0 +1,420 @@
+/**
+ * The commands of the model-based test: each verb of the CLI (and a batch of client writes), with
+ * what the model expects of it, run for real, optionally with a kill -9 at a given message and a
+ * re-run of the same command (which must continue from its checkpoints). After each, the oracle
+ * reads the real state and checks every invariant. `toString()` is what a shrunk sequence prints.
+ */
+import type * as fc from 'fast-check';
+import { errorsOf, type CliOutcome, type KillPoint } from './cli-process';
+import { writeThroughDns } from './client-writes';
+import {
+  expectedSplit,
+  followsLive,
+  isBranch,
+  noChange,
+  ok,
+  okOrRefused,
+  refused,
+  describeModel,
+  type BranchName,
+  type CommitName,
+  type Expectation,
+  type LifecycleModel,
+  type ReleaseName,
+} from './model';
+import { checkInvariants, observe, projection, violation, type Observation } from './oracle';
+import type { SystemUnderTest } from './system-under-test';
+
+/** The real side of a sequence plus what the oracle read last (the "before" of the next command). */
+export interface Real {
+  readonly sut: SystemUnderTest;
+  last: Observation;
+}
+
+type Verdict = 'succeeded' | 'refused';
+
+/**
+ * The steps of the weighted promote. An interrupted one runs each step for INTERRUPTED_INTERVAL
+ * before its health check: the kill at the k-th INSYNC lands inside it, so on a known split.
+ */
+export const PROMOTE_STEPS = [10, 50, 100] as const;
+const INTERRUPTED_INTERVAL = '10s';
+
+function killLabel(kill: KillPoint | null): string {
+  return kill ? ` [kill -9 at ${kill.code ?? 'message'} #${kill.k}, re-run]` : '';
+}
+
+/**
+ * A CLI verb: judge its exit against the expectation, update the model if it succeeded, then read
+ * the state and check it (and, after a refusal, that nothing changed).
+ */
+abstract class VerbCommand implements fc.AsyncCommand<LifecycleModel, Real> {
+  protected constructor(protected readonly kill: KillPoint | null) {}
+
+  public abstract check(m: Readonly<LifecycleModel>): boolean;
+  public abstract toString(): string;
+  /** What the model expects, from the state before. */
+  protected abstract expectation(m: LifecycleModel): Expectation;
+  protected abstract args(m: LifecycleModel, sut: SystemUnderTest): string[];
+  /** Timing label. */
+  protected abstract get label(): string;
+  /** The model after the verb succeeded. */
+  protected abstract apply(m: LifecycleModel, run: CliOutcome): void;
+
+  public async run(m: LifecycleModel, real: Real): Promise<void> {
+    const { sut } = real;
+    sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
+    const expectation = this.expectation(m);
+    await this.before(m, sut);
+    const args = this.args(m, sut);
+    let run = await sut.cli(this.label, args, this.kill ?? undefined);
+    // A crash, then the operator runs the same command again: it continues from its checkpoints.
+    if (run.killed) run = await sut.cli(this.label, args);
+    const verdict = judge(run, expectation);
+    if (verdict === 'succeeded') this.apply(m, run);
+    const status = await observe(sut);
+    if (verdict === 'refused' || expectation.kind === 'no-change') {
+      const before = projection(real.last);
+      const after = projection(status);
+      if (before !== after) violation(`${this} ${verdict === 'refused' ? 'was refused' : 'should change nothing'} but the state changed:\n  before ${before}\n  after  ${after}`);
+    }
+    await checkInvariants(m, sut, status);
+    real.last = status;
+  }
+
+  /** Anything the command does outside the CLI first (e.g. deleting a branch). */
+  protected async before(_m: LifecycleModel, _sut: SystemUnderTest): Promise<void> {}
+}
+
+/**
+ * Until something is released the app has no stack at all, and every verb but release is refused
+ * the same way (APP_NOT_DEPLOYED): skipped then, so that short sequences get somewhere.
+ */
+function hasApp(m: Readonly<LifecycleModel>): boolean {
+  return m.releases.size > 0;
+}
+
+/** Exit 0 → succeeded; exit 1 with exactly one error line (of an allowed code) → refused; anything else breaks the expectation. */
+function judge(run: CliOutcome, e: Expectation): Verdict {
+  const errors = errorsOf(run);
+  const what = `${run.args.join(' ')} exited ${run.timedOut ? '(timed out)' : run.exitCode}`;
+  const errorText = errors.map((x) => `${String(x.data?.code ?? x.code)}: ${x.message}`).join(' | ') || run.stderrTail.slice(-1500);
+  if (run.exitCode === 0 && !run.timedOut) {
+    if (e.kind === 'refused') violation(`${what}, expected a refusal (${e.codes.join(' or ') || 'any code'})`);
+    return 'succeeded';
+  }
+  if (run.exitCode === 1 && e.kind !== 'ok') {
+    if (errors.length !== 1) violation(`${what} with ${errors.length} error lines, a refusal has exactly one: ${errorText}`);
+    const code = String(errors[0].data?.code ?? '');
+    const codes = e.kind === 'no-change' ? [] : e.codes;
+    if (codes.length > 0 && !codes.includes(code)) violation(`${what} with ${code}, expected ${codes.join(' or ')}: ${errorText}`);
+    return 'refused';
+  }
+  violation(`${what}, expected ${e.kind === 'ok' ? 'success' : e.kind}: ${errorText}`);
+}
+
+export class ReleaseCommand extends VerbCommand {
+  public constructor(
+    private readonly commit: CommitName,
+    kill: KillPoint | null,
+  ) {
+    super(kill);
+  }
+  public check(): boolean {
+    return true;
+  }
+  public toString(): string {
+    return `release ${this.commit}${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return this.kill ? 'release (killed, re-run)' : 'release';
+  }
+  protected expectation(m: LifecycleModel): Expectation {
+    return m.releases.get(this.commit)?.torn ? refused('RELEASE_TORN_DOWN') : ok;
+  }
+  protected args(_m: LifecycleModel, sut: SystemUnderTest): string[] {
+    return ['release', '--sha', sut.shas[this.commit]];
+  }
+  protected apply(m: LifecycleModel, run: CliOutcome): void {
+    if (m.releases.has(this.commit)) return;
+    const phase = (run.result as { phase?: string } | undefined)?.phase;
+    if (phase !== 'Ready') violation(`${this} succeeded with phase ${phase}, expected Ready`);
+    m.releases.set(this.commit, { name: this.commit, torn: false, source: m.live, promotedOnce: false });
+  }
+}
+
+export class ReleaseBranchCommand extends VerbCommand {
+  public constructor(
+    private readonly branch: BranchName,
+    kill: KillPoint | null,
+  ) {
+    super(kill);
+  }
+  public check(): boolean {
+    return true;
+  }
+  public toString(): string {
+    return `release --branch ${this.branch}${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return this.kill ? 'release --branch (killed, re-run)' : 'release --branch';
+  }
+  protected expectation(m: LifecycleModel): Expectation {
+    if (!m.branches.has(this.branch)) return refused();
+    return m.releases.get(this.branch)?.torn ? refused('RELEASE_TORN_DOWN') : ok;
+  }
+  protected args(): string[] {
+    return ['release', '--branch', this.branch];
+  }
+  protected apply(m: LifecycleModel, run: CliOutcome): void {
+    if (m.releases.has(this.branch)) return;
+    const phase = (run.result as { phase?: string } | undefined)?.phase;
+    if (phase !== 'Ready') violation(`${this} succeeded with phase ${phase}, expected Ready`);
+    m.releases.set(this.branch, { name: this.branch, torn: false, source: m.live, promotedOnce: false });
+  }
+}
+
+export class PromoteCommand extends VerbCommand {
+  public constructor(
+    private readonly target: ReleaseName,
+    private readonly weighted: boolean,
+    kill: KillPoint | null,
+  ) {
+    super(kill);
+  }
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return hasApp(m);
+  }
+  public toString(): string {
+    return `promote ${this.target}${this.weighted ? ` --steps ${PROMOTE_STEPS.join(',')} --interval 0s` : ''}${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return `promote${this.weighted ? ' --steps' : ''}${this.kill ? ' (killed, re-run)' : ''}`;
+  }
+  protected expectation(m: LifecycleModel): Expectation {
+    const r = m.releases.get(this.target);
+    if (!r) return refused('RELEASE_UNKNOWN');
+    if (r.torn) return refused('PROMOTE_NOT_READY');
+    if (isBranch(this.target)) return refused('PROMOTE_BRANCH');
+    if (m.interrupted?.target === this.target) return ok; // continues the interrupted promote
+    if (m.live === this.target) return ok; // already live (after an interrupted promote: all traffic back on it)
+    if (m.interrupted) return refused(); // another promote is part-way: finish or abort it first
+    if (m.live === null || followsLive(m, this.target)) return ok;
+    // Nothing keeps it current with the live release (released from another one, or the
+    // previous release fed by the reverse sync): refused, or promoted losing no write.
+    return okOrRefused();
+  }
+  protected args(_m: LifecycleModel, sut: SystemUnderTest): string[] {
+    return ['promote', ...sut.selector(this.target), ...(this.weighted ? ['--steps', PROMOTE_STEPS.join(','), '--interval', '0s'] : [])];
+  }
+  protected apply(m: LifecycleModel): void {
+    m.interrupted = null;
+    m.releases.get(this.target)!.promotedOnce = true;
+    if (m.live === this.target) return;
+    m.previous = m.live;
+    m.live = this.target;
+    m.rolledBack = false;
+  }
+}
+
+/**
+ * A weighted promote (`--steps 10,50,100`) killed once its k-th step is routed and INSYNC, during
+ * the step's interval, and not re-run: the operator's machine died mid-promote. The split stays.
+ */
+export class InterruptedPromoteCommand implements fc.AsyncCommand<LifecycleModel, Real> {
+  public constructor(
+    private readonly target: CommitName,
+    private readonly step: 1 | 2 | 3,
+  ) {}
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return m.interrupted === null && m.live !== this.target && followsLive(m as LifecycleModel, this.target);
+  }
+  public toString(): string {
+    return `promote ${this.target} --steps ${PROMOTE_STEPS.join(',')} killed at ${PROMOTE_STEPS[this.step - 1]} % (not re-run)`;
+  }
+  public async run(m: LifecycleModel, real: Real): Promise<void> {
+    const { sut } = real;
+    sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
+    const run = await sut.cli('promote --steps (interrupted)', ['promote', ...sut.selector(this.target), '--steps', PROMOTE_STEPS.join(','), '--interval', INTERRUPTED_INTERVAL], {
+      code: 'DNS_I7001',
+      k: this.step,
+    });
+    if (!run.killed) violation(`${this}: the promote ended (exit ${run.exitCode}) before its step ${this.step} was INSYNC: ${errorsOf(run).map((e) => e.message).join(' | ')}`);
+    m.interrupted = { target: this.target, percent: PROMOTE_STEPS[this.step - 1] };
+    m.releases.get(this.target)!.promotedOnce = true;
+    const status = await observe(sut);
+    await checkInvariants(m, sut, status);
+    real.last = status;
+  }
+}
+
+/** `promote --abort`: all traffic back on the live release after an interrupted weighted promote. */
+export class PromoteAbortCommand extends VerbCommand {
+  public constructor(kill: KillPoint | null) {
+    super(kill);
+  }
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return hasApp(m);
+  }
+  public toString(): string {
+    return `promote --abort${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return this.kill ? 'promote --abort (killed, re-run)' : 'promote --abort';
+  }
+  protected expectation(m: LifecycleModel): Expectation {
+    return m.interrupted ? ok : noChange;
+  }
+  protected args(): string[] {
+    return ['promote', '--abort'];
+  }
+  protected apply(m: LifecycleModel): void {
+    m.interrupted = null;
+  }
+}
+
+export class RollbackCommand extends VerbCommand {
+  public constructor(kill: KillPoint | null) {
+    super(kill);
+  }
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return hasApp(m);
+  }
+  public toString(): string {
+    return `rollback${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return this.kill ? 'rollback (killed, re-run)' : 'rollback';
+  }
+  protected expectation(m: LifecycleModel): Expectation {
+    if (m.live === null) return refused('ROLLBACK_NOTHING_LIVE');
+    if (m.interrupted) return ok; // puts all traffic back on the live release
+    if (m.rolledBack) return noChange; // the previous release is the one just rolled back from
+    if (m.previous === null) return refused('ROLLBACK_NO_PREVIOUS', 'ROLLBACK_TORN_DOWN');
+    return ok;
+  }
+  protected args(): string[] {
+    return ['rollback'];
+  }
+  protected apply(m: LifecycleModel): void {
+    if (m.interrupted) {
+      m.interrupted = null;
+      return;
+    }
+    if (m.rolledBack || m.previous === null) return;
+    [m.live, m.previous] = [m.previous, m.live];
+    m.rolledBack = true;
+  }
+}
+
+export class TeardownCommand extends VerbCommand {
+  public constructor(
+    private readonly target: ReleaseName,
+    private readonly force: boolean,
+    kill: KillPoint | null,
+  ) {
+    super(kill);
+  }
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return hasApp(m);
+  }
+  public toString(): string {
+    return `teardown ${this.target}${this.force ? ' --force' : ''}${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return `teardown${this.kill ? ' (killed, re-run)' : ''}`;
+  }
+  protected expectation(m: LifecycleModel): Expectation {
+    const r = m.releases.get(this.target);
+    if (!r) return refused('RELEASE_UNKNOWN');
+    if (r.torn) return ok;
+    if (m.live === this.target) return refused('TEARDOWN_LIVE');
+    // A release DNS still sends traffic to is refused whatever the flags.
+    if (m.interrupted?.target === this.target) return refused('TEARDOWN_HAS_TRAFFIC');
+    // The rollback window protects the live release's rollback target (not a release rolled back from).
+    if (m.previous === this.target && !m.rolledBack && !this.force) return refused('TEARDOWN_IN_WINDOW');
+    return ok;
+  }
+  protected args(_m: LifecycleModel, sut: SystemUnderTest): string[] {
+    return ['teardown', ...sut.selector(this.target), ...(this.force ? ['--force'] : []), '--no-backup'];
+  }
+  protected apply(m: LifecycleModel): void {
+    m.releases.get(this.target)!.torn = true;
+    if (m.previous === this.target) m.previous = null;
+  }
+}
+
+/** Deletes the named branches from the repository (if any), then `gc`: their branch stacks go. */
+export class GcCommand extends VerbCommand {
+  public constructor(
+    private readonly deleteBranches: readonly BranchName[],
+    kill: KillPoint | null,
+  ) {
+    super(kill);
+  }
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return hasApp(m);
+  }
+  public toString(): string {
+    return `${this.deleteBranches.length ? `git branch -D ${this.deleteBranches.join(' ')}; ` : ''}gc${killLabel(this.kill)}`;
+  }
+  protected get label(): string {
+    return `gc${this.kill ? ' (killed, re-run)' : ''}`;
+  }
+  protected expectation(): Expectation {
+    return ok;
+  }
+  protected override async before(m: LifecycleModel, sut: SystemUnderTest): Promise<void> {
+    for (const b of this.deleteBranches) {
+      if (!m.branches.has(b)) continue;
+      sut.repo.git('branch', '-D', b);
+      m.branches.delete(b);
+    }
+  }
+  protected args(): string[] {
+    return ['gc', '--no-backup'];
+  }
+  protected apply(m: LifecycleModel): void {
+    for (const r of m.releases.values()) if (isBranch(r.name) && !r.torn && !m.branches.has(r.name)) r.torn = true;
+  }
+}
+
+/** One client write: a new product, or the next rev of one already written (`pick` chooses which). */
+export interface WritePlan {
+  readonly newProduct: boolean;
+  /** In [0, 1): which written product to update. */
+  readonly pick: number;
+  /** In [0, 1): where the DNS answer lands when the record is split. */
+  readonly draw: number;
+}
+
+/** PUTs through the release the public name serves, sequentially; every 200 is an acknowledged write the oracle checks from then on. */
+export class ClientWritesCommand implements fc.AsyncCommand<LifecycleModel, Real> {
+  public constructor(private readonly writes: readonly WritePlan[]) {}
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return expectedSplit(m as LifecycleModel).size > 0;
+  }
+  public toString(): string {
+    return `client writes ×${this.writes.length} (${this.writes.map((w) => (w.newProduct ? 'new' : `update@${w.pick.toFixed(2)}`) + (w.draw ? `~${w.draw.toFixed(2)}` : '')).join(', ')})`;
+  }
+  public async run(m: LifecycleModel, real: Real): Promise<void> {
+    const { sut } = real;
+    sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
+    for (const plan of this.writes) {
+      const writable = [...m.acked.keys()].filter((id) => !m.unsettled.has(id));
+      const productId = plan.newProduct || writable.length === 0 ? `lm-${String(m.nextProduct++).padStart(4, '0')}` : writable[Math.floor(plan.pick * writable.length)];
+      const last = m.acked.get(productId);
+      const rev = (last?.rev ?? 0) + 1;
+      const outcome = await writeThroughDns(sut, { productId, rev, ...(last?.etag ? { ifMatch: last.etag } : {}) }, plan.draw);
+      const on = sut.nameOf(outcome.releaseId) ?? (outcome.releaseId as ReleaseName);
+      sut.log(`  PUT ${productId} rev ${rev}${last?.etag ? ' If-Match' : ''} → ${on}: ${outcome.status ?? outcome.error}`);
+      if (outcome.status === 200) m.acked.set(productId, { rev, on, ...(outcome.etag ? { etag: outcome.etag } : {}) });
+      else m.unsettled.add(productId); // outcome unknown: its last acknowledged rev is still a lower bound
+    }
+    // Writes change neither DNS nor the ledger: status is the one read after the last verb.
+    const status = await observe(sut, real.last.status);
+    await checkInvariants(m, sut, status);
+    real.last = status;
+  }
+}
+
