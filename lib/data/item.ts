@@ -1,9 +1,10 @@
-import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import { NumberValue, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
+import { canonicalNumber, readNumber } from './numbers';
 
 /**
  * Items as plain JavaScript values (lib-dynamodb's native form): what migrations read and return.
- * Numbers beyond Number.MAX_SAFE_INTEGER make unmarshalling throw, so precision is never lost
- * silently: such an item becomes a dead letter.
+ * Numbers are exact (lib/data/numbers.ts): a `number` when the JavaScript number is the stored
+ * decimal, else a `NumberValue` holding the decimal's text. Binary is a Uint8Array, sets are Sets.
  */
 export type Item = Record<string, NativeAttributeValue>;
 
@@ -51,14 +52,26 @@ export function keyOf(item: Item, names: KeyNames): Key {
   return key;
 }
 
-/** Deterministic JSON (sorted object keys; sets as sorted arrays): equal items give equal strings. */
+/**
+ * Deterministic JSON (sorted object keys; sets as sorted arrays): equal items give equal strings.
+ * Numbers are compared by value: a `number`, a `bigint` or a `NumberValue` of one value give the
+ * same text — a plain JSON number when a JavaScript number holds it exactly, else `{"$n": <canonical
+ * decimal>}` (lib/data/numbers.ts). Binary is `{"$b": <base64>}`. `parseStableJson` reads it back.
+ */
 export function stableJson(value: unknown): string {
   return JSON.stringify(normalize(value));
 }
 
 function normalize(value: unknown): unknown {
-  if (value instanceof Set) return { $set: [...value].map(normalize).sort((a, b) => (stableJson(a) < stableJson(b) ? -1 : 1)) };
-  if (value instanceof Uint8Array) return { $b: Buffer.from(value).toString('base64') };
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $n: String(value) };
+  if (typeof value === 'bigint' || value instanceof NumberValue) {
+    const n = readNumber(String(value));
+    return typeof n === 'number' ? n : { $n: canonicalNumber(n) };
+  }
+  if (value instanceof Set) {
+    return { $set: [...value].map((e) => JSON.stringify(normalize(e))).sort().map((e) => JSON.parse(e) as unknown) };
+  }
+  if (value instanceof Uint8Array) return { $b: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   if (Array.isArray(value)) return value.map(normalize);
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
@@ -66,6 +79,26 @@ function normalize(value: unknown): unknown {
     return out;
   }
   return value;
+}
+
+/**
+ * A key (or any value) back from its `stableJson`: `{"$n": ...}` as a NumberValue, `{"$b": ...}` as
+ * binary. For keys only: a key holds no sets.
+ */
+export function parseStableJson<T = Key>(text: string): T {
+  return JSON.parse(text, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v);
+      if (keys.length === 1 && keys[0] === '$n' && typeof (v as { $n: unknown }).$n === 'string') return NumberValue.from(decimalOf((v as { $n: string }).$n));
+      if (keys.length === 1 && keys[0] === '$b' && typeof (v as { $b: unknown }).$b === 'string') return new Uint8Array(Buffer.from((v as { $b: string }).$b, 'base64'));
+    }
+    return v;
+  }) as T;
+}
+
+/** `<digits>e<exp>` (canonicalDecimal) as DynamoDB accepts it: `<digits>E<exp>`. */
+function decimalOf(canonical: string): string {
+  return canonical.replace('e', 'E');
 }
 
 /** The key of an item as a stable string, for maps and dead-letter ids. */

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DATA_IO, type IoHost } from '../io';
 import { DeadLetters, type Ledger } from '../ledger';
 import { migratePage } from './copy/page-migrator';
@@ -9,6 +9,7 @@ import type { MigrationChain } from './migrations/chain';
 import { createMigrationContext } from './migrations/context';
 import { BatchWriter } from './write/batch-writer';
 import { SharedItemWriter } from './write/shared-writer';
+import { createItemClient } from './numbers';
 
 export interface RedriveProps {
   readonly ioHost: IoHost;
@@ -38,7 +39,7 @@ export interface RedriveResult {
  * same path as the copy. A dead letter is removed only once its item is written or its source is gone.
  */
 export async function redriveDeadLetters(props: RedriveProps): Promise<RedriveResult> {
-  const doc = DynamoDBDocumentClient.from(props.dynamodb ?? new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const doc = createItemClient(props.dynamodb ?? new DynamoDBClient({}));
   const deadLetters = new DeadLetters(props.ledger, props.jobId);
   const writer = new PageWriter({
     client: doc,

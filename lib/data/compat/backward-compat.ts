@@ -15,6 +15,7 @@ import { keyString, withoutMeta, type Item, type KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
+import { createItemClient } from '../numbers';
 
 /** The chain given is not a down chain. */
 export const COMPAT_NOT_DOWN = 'COMPAT_NOT_DOWN';
@@ -64,7 +65,7 @@ export async function checkBackwardCompatibility(props: BackwardCompatProps): Pr
   const sample = Math.max(0, Math.floor(props.sample ?? 1000));
   const segments = Math.max(1, Math.min(props.segments ?? 4, Math.max(1, sample)));
   const sampleLimit = props.sampleLimit ?? 10;
-  const client = props.client ?? DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const client = props.client ?? createItemClient(new DynamoDBClient({}));
   const ctx = props.ctx ?? createMigrationContext({ client, tableName: props.table, keyNames: props.keyNames });
 
   // Parallel scan: each segment fills its share of the sample, so the sample spreads over the

@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { messageOf, userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import { DeadLetters, isLeaseLost, SegmentTasks, type ClaimedSegment, type Ledger } from '../../ledger';
-import type { Item, KeyNames } from '../item';
+import { parseStableJson, type Item, type KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import { assertKeyNames, describeTable, type TableInfo } from '../table-info';
@@ -16,6 +16,7 @@ import { SharedItemWriter } from '../write/shared-writer';
 import { migratePage, type MigrationFailure } from './page-migrator';
 import { PageWriter } from './page-writer';
 import { estimateTotal, ProgressMeter } from './progress-meter';
+import { createItemClient } from '../numbers';
 
 export interface CopyJobProps {
   readonly ioHost: IoHost;
@@ -105,7 +106,7 @@ export class CopyJob {
   public constructor(private readonly props: CopyJobProps) {
     this.ioHost = props.ioHost;
     this.dynamodb = props.dynamodb ?? new DynamoDBClient({});
-    this.doc = DynamoDBDocumentClient.from(this.dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+    this.doc = createItemClient(this.dynamodb);
     this.tasks = new SegmentTasks(props.ledger, props.jobId);
     this.deadLetters = new DeadLetters(props.ledger, props.jobId);
     this.owner = props.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -289,7 +290,7 @@ export class CopyJob {
   private async deadLetter(f: MigrationFailure): Promise<void> {
     this.counters.deadLetters++;
     await this.deadLetters.put({
-      sourceKey: JSON.parse(f.sourceKey) as Item,
+      sourceKey: parseStableJson(f.sourceKey),
       keyString: f.sourceKey,
       error: f.error,
       errorCode: f.code,

@@ -2,7 +2,7 @@ import type { MigrationChain } from '../migrations/chain';
 import { isMigrationItemError } from '../migrations/chain';
 import type { MigrationContext } from '../migrations/migration';
 import { META, keyString, type Item, type KeyNames } from '../item';
-import { itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
+import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
 import { contentHash } from '../write/shared-writer';
 import { messageOf } from '../../errors';
 
@@ -48,16 +48,16 @@ export async function migratePage(
     const unique: Item[] = [];
     const shared: Item[] = [];
     for (const out of outputs) {
-      const size = itemSizeBytes(out) + 64; // + the meta attributes added below
+      const stamped: Item = chain.isShared(out)
+        ? { ...out, [META.source]: sourceKey, [META.origin]: 'copy', [META.contentHash]: contentHash(out) }
+        : { ...out, [META.source]: sourceKey, [META.origin]: 'copy' };
+      // Sized as written (meta attributes included), with room for the sync's delete stamp.
+      const size = itemSizeBytes(stamped) + DELETE_STAMP_BYTES;
       if (size > MAX_ITEM_BYTES) {
-        failures.push({ source, sourceKey, code: 'ITEM_TOO_LARGE', error: `migrated item is ${size} bytes, over DynamoDB's 400 KB` });
+        failures.push({ source, sourceKey, code: 'ITEM_TOO_LARGE', error: `migrated item ${keyString(out, chain.keyNames)} is ${size} bytes with the engine's attributes, over DynamoDB's ${MAX_ITEM_BYTES}` });
         return;
       }
-      if (chain.isShared(out)) {
-        shared.push({ ...out, [META.source]: sourceKey, [META.origin]: 'copy', [META.contentHash]: contentHash(out) });
-      } else {
-        unique.push({ ...out, [META.source]: sourceKey, [META.origin]: 'copy' });
-      }
+      (chain.isShared(out) ? shared : unique).push(stamped);
     }
     sources.push({ source, sourceKey, unique, shared });
   };

@@ -11,6 +11,7 @@
 import type { z } from 'zod';
 import { ReleaseError, userError } from '../../errors';
 import { META_PREFIX, keyOf, stableJson, type Item, type Key, type KeyNames } from '../item';
+import { isNumeric, numberPrecisionLoss } from '../numbers';
 import type { Migration, MigrationContext, MigrationResult } from './migration';
 
 /** `up` runs version N-1 → N (forward copy and sync); `down` runs N → N-1 (reverse sync, rollback). */
@@ -27,8 +28,13 @@ export const SCHEMA_INVALID = 'SCHEMA_INVALID';
 export const META_ATTRIBUTE = 'META_ATTRIBUTE';
 /** A final output item lacks a key attribute of the target table. */
 export const KEY_MISSING = 'KEY_MISSING';
+/**
+ * An output number lost digits (lib/data/numbers.ts `numberPrecisionLoss`): an integer beyond 2^53
+ * as a JavaScript number, or an exact input number that came out as a different JavaScript number.
+ */
+export const NUMBER_PRECISION = 'NUMBER_PRECISION';
 
-export type MigrationItemErrorCode = typeof MIGRATION_THREW | typeof SCHEMA_INVALID | typeof META_ATTRIBUTE | typeof KEY_MISSING;
+export type MigrationItemErrorCode = typeof MIGRATION_THREW | typeof SCHEMA_INVALID | typeof META_ATTRIBUTE | typeof KEY_MISSING | typeof NUMBER_PRECISION;
 
 const ITEM_ERROR_BRAND = Symbol.for('stackshift.MigrationItemError');
 
@@ -327,6 +333,21 @@ export class MigrationChain {
         });
       }
     }
+    // RULE 0 (exact values), enforced here: an output that lost digits of a number is refused (a
+    // dead letter), never written changed.
+    const loss = numberPrecisionLoss(input, item);
+    if (loss !== undefined) {
+      throw new MigrationItemError({
+        code: NUMBER_PRECISION,
+        message: `${where} returned an item that loses precision for ${this.describe(input)}: ${loss}`,
+        fix: 'read numbers with exactText(value) and write them with exactNumber(text) or a bigint (lib/data/numbers.ts)',
+        table,
+        version,
+        direction: this.direction,
+        input,
+        output: item,
+      });
+    }
     if (step.schema) {
       let parsed: ReturnType<z.ZodType['safeParse']>;
       try {
@@ -350,7 +371,7 @@ export class MigrationChain {
           code: SCHEMA_INVALID,
           message: `${where} returned an item that fails its ${this.direction === 'up' ? 'schema' : 'downSchema'} for ${this.describe(input)}: ${issues
             .slice(0, 5)
-            .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(item)'}: ${issue.message.toLowerCase()}`)
+            .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(item)'}: ${issue.message.toLowerCase()} (got ${describeValue(valueAt(item, issue.path))})`)
             .join('; ')}`,
           table,
           version,
@@ -424,11 +445,24 @@ function stripMeta(item: Item): Item {
   return item;
 }
 
+/** The value at a zod issue's path in an item. */
+function valueAt(item: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = item;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
 function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'a nested array';
   if (v instanceof Set) return 'a set';
   if (v instanceof Uint8Array) return 'binary';
-  return `${typeof v} ${truncate(String(v))}`;
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `string ${truncate(JSON.stringify(v))}`;
+  if (v !== null && typeof v === 'object' && !isNumeric(v)) return `object ${truncate(stableJson(v))}`;
+  return `${isNumeric(v) ? 'number' : typeof v} ${truncate(String(v))}`;
 }
 
 function truncate(s: string, max = 200): string {

@@ -11,7 +11,7 @@ import { messageOf } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger/dead-letters';
 import { keyOf, keyString, stableJson, type Item, type KeyNames } from '../item';
-import { itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
+import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
 import type { MigrationChain } from '../migrations/chain';
 import { isMigrationItemError } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
@@ -39,8 +39,6 @@ export const REMOVE_UNRESOLVED = 'REMOVE_UNRESOLVED';
 /** An INSERT or MODIFY without a new image: the stream is not NEW_AND_OLD_IMAGES. */
 export const IMAGE_MISSING = 'IMAGE_MISSING';
 
-/** Room for the meta attributes a stamp adds (source key, origin, write token, hash, delete stamp). */
-const META_BYTES = 256;
 
 export interface ChangeApplierProps {
   readonly ioHost: IoHost;
@@ -325,9 +323,9 @@ export class ChangeApplier {
     const unique: Item[] = [];
     for (const out of outputs) {
       const item = targets.stamp(out, scope.ownKey, scope.token);
-      const size = itemSizeBytes(item) + META_BYTES;
+      const size = itemSizeBytes(item) + DELETE_STAMP_BYTES; // as written, plus a later delete stamp
       if (size > MAX_ITEM_BYTES) {
-        await this.deadLetter(run, record, ITEM_TOO_LARGE, `migrated item is ${size} bytes, over DynamoDB's 400 KB`, image, counts);
+        await this.deadLetter(run, record, ITEM_TOO_LARGE, `migrated item ${keyString(out, this.props.keyNames)} is ${size} bytes with the engine's attributes, over DynamoDB's ${MAX_ITEM_BYTES}`, image, counts);
         return;
       }
       (this.props.chain.isShared(out) ? shared : unique).push(item);

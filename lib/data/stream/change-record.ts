@@ -17,6 +17,8 @@ export interface ChangeRecord {
   readonly newImage?: Item;
   /** The item before the change. @default - none (INSERT) */
   readonly oldImage?: Item;
+  /** An image that did not decode (stream-records.ts): the record is a dead letter. @default - decoded */
+  readonly undecodable?: { readonly error: string; readonly image?: Item };
 }
 
 /** The records of one source key, in the order they were given. */

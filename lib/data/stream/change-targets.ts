@@ -1,6 +1,6 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../../errors';
-import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
+import { META, keyOf, keyString, parseStableJson, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
 import type { MigrationChain, SourceKeys } from '../migrations/chain';
 import type { MigrationContext } from '../migrations/migration';
 import { contentHash, type SharedWriteOutcome } from '../write/shared-writer';
@@ -174,7 +174,7 @@ export class ChangeTargets {
     const current = await this.read(output);
     const recorded = current?.[META.source];
     if (typeof recorded !== 'string' || recorded === scope.ownKey) return false;
-    if (await this.stillProduces(JSON.parse(recorded) as Key, output)) return false;
+    if (await this.stillProduces(parseStableJson(recorded), output)) return false;
     return this.stampAndDelete(keyOf(output, this.names), scope.token, {
       expression: '#src = :src',
       names: { '#src': META.source },
@@ -337,7 +337,7 @@ export class ChangeTargets {
    * moved on, or no longer migrating).
    */
   private async currentOutput(sourceKey: string, keyItem: Item, scope: WriteScope): Promise<Item | undefined> {
-    const source = await this.props.sourceContext.get(JSON.parse(sourceKey) as Key);
+    const source = await this.props.sourceContext.get(parseStableJson(sourceKey));
     if (!source) return undefined;
     let outputs: Item[];
     try {

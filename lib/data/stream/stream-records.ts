@@ -4,7 +4,8 @@
 import type { AttributeValue as DynamoDbAttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record as WireRecord, AttributeValue } from '@aws-sdk/client-dynamodb-streams';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ReleaseError, toolError } from '../../errors';
+import { messageOf, toolError } from '../../errors';
+import { readNumber } from '../numbers';
 import type { Item } from '../item';
 
 export type StreamEventName = 'INSERT' | 'MODIFY' | 'REMOVE';
@@ -19,6 +20,11 @@ export interface StreamRecord {
   readonly newImage?: Item;
   /** The item before the change. @default - none (INSERT) */
   readonly oldImage?: Item;
+  /**
+   * Set when an image could not be decoded: the apply dead-letters the record (its key held behind
+   * it) instead of stopping the shard. `image` is the raw wire image as text. @default - decoded
+   */
+  readonly undecodable?: { readonly error: string; readonly image?: Item };
 }
 
 /** Records of one shard, in shard order: what the apply callback gets, one batch at a time. */
@@ -31,8 +37,9 @@ const EVENT_NAMES: ReadonlySet<string> = new Set<StreamEventName>(['INSERT', 'MO
 
 /**
  * One wire record → a StreamRecord. Throws STREAM_RECORD_INVALID for a record without the fields a
- * NEW_AND_OLD_IMAGES stream always has, and STREAM_NUMBER_PRECISION for a number a JavaScript
- * number cannot hold exactly (see `exactNumber`).
+ * NEW_AND_OLD_IMAGES stream always has (no key to hold it by). An image that does not decode does
+ * not throw: the record carries `undecodable` and the apply dead-letters it (one poison record
+ * never stops the shard). Numbers are exact (lib/data/numbers.ts), never an error.
  */
 export function toStreamRecord(shardId: string, wire: WireRecord): StreamRecord {
   const d = wire.dynamodb;
@@ -45,53 +52,52 @@ export function toStreamRecord(shardId: string, wire: WireRecord): StreamRecord 
   if (created === undefined || Number.isNaN(created)) {
     throw toolError('STREAM_RECORD_INVALID', `${where} has no ApproximateCreationDateTime`);
   }
+  const base = { eventName: wire.eventName as StreamEventName, sequenceNumber, approximateCreationMs: created };
+  let keys: Item;
+  try {
+    keys = toItem(d.Keys);
+  } catch (err) {
+    throw toolError('STREAM_RECORD_INVALID', `${where}: its keys do not decode: ${messageOf(err)}`, { cause: err });
+  }
   try {
     return {
-      eventName: wire.eventName as StreamEventName,
-      sequenceNumber,
-      approximateCreationMs: created,
-      keys: toItem(d.Keys),
+      ...base,
+      keys,
       ...(d.NewImage ? { newImage: toItem(d.NewImage) } : {}),
       ...(d.OldImage ? { oldImage: toItem(d.OldImage) } : {}),
     };
   } catch (err) {
-    if (ReleaseError.isReleaseError(err) && err.code === 'STREAM_NUMBER_PRECISION') {
-      throw toolError('STREAM_NUMBER_PRECISION', `${where}: ${err.message}`, { fix: err.fix, cause: err });
-    }
-    throw err;
+    return { ...base, keys, undecodable: { error: `${where}: an image does not decode: ${messageOf(err)}`, image: rawImage(d.NewImage ?? d.OldImage) } };
   }
 }
 
-/** An image as native values; numbers through `exactNumber`. */
-export function toItem(image: Record<string, AttributeValue>): Item {
-  return unmarshall(image as Record<string, DynamoDbAttributeValue>, { wrapNumbers: exactNumber });
-}
-
 /**
- * A DynamoDB number (up to 38 significant digits) as a JavaScript number, or a STREAM_NUMBER_PRECISION
- * error when the number would not write back as the same decimal: integers beyond 2^53, and
- * decimals with more digits than a double keeps. util-dynamodb alone would turn big integers into
- * BigInt and round long decimals silently; an apply must never write a different value than the
- * source holds.
+ * An image as native values; numbers exact (`readNumber`). DynamoDB Local's GetRecords writes an
+ * empty map as `{}` (no type; GetItem gives `{"M":{}}`): an attribute value without any type is
+ * read as the empty map, the only value DynamoDB serializes that way (an empty list is `{"L":[]}`).
  */
-export function exactNumber(text: string): number {
-  const n = Number(text);
-  if (Number.isFinite(n) && canonicalDecimal(String(n)) === canonicalDecimal(text)) return n;
-  throw toolError('STREAM_NUMBER_PRECISION', `the number ${text} does not fit a JavaScript number exactly`, {
-    fix: 'the sync cannot carry it without changing it; store such values as strings in the source table',
-  });
+export function toItem(image: Record<string, AttributeValue>): Item {
+  return unmarshall(normalizeImage(image) as Record<string, DynamoDbAttributeValue>, { wrapNumbers: readNumber });
 }
 
-/** A decimal as `<sign><digits>e<exponent>` without leading or trailing zeros: equal values, equal strings. */
-function canonicalDecimal(text: string): string | undefined {
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
-  if (!m) return undefined;
-  const [, sign, int = '', frac = '', exp = '0'] = m;
-  let digits = (int + frac).replace(/^0+/, '');
-  if (digits === '') return '0';
-  let exponent = Number(exp) - frac.length;
-  const trimmed = digits.replace(/0+$/, '');
-  exponent += digits.length - trimmed.length;
-  digits = trimmed;
-  return `${sign === '-' ? '-' : ''}${digits}e${exponent}`;
+/** The image with every typeless `{}` value (at any depth) read as `{"M":{}}`. */
+export function normalizeImage(image: Record<string, AttributeValue>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(image)) out[k] = normalizeValue(v);
+  return out;
+}
+
+function normalizeValue(v: AttributeValue): AttributeValue {
+  if (v === null || typeof v !== 'object') return v;
+  const types = Object.keys(v).filter((k) => (v as unknown as Record<string, unknown>)[k] !== undefined && k !== '$unknown');
+  if (types.length === 0) return { M: {} };
+  if (v.M) return { M: normalizeImage(v.M) };
+  if (v.L) return { L: v.L.map(normalizeValue) };
+  return v;
+}
+
+/** The raw image as a plain JSON-able record for a dead letter (binary as base64). */
+function rawImage(image: Record<string, AttributeValue> | undefined): Item | undefined {
+  if (!image) return undefined;
+  return { raw: JSON.stringify(image, (_k, v: unknown) => (v instanceof Uint8Array ? { $b: Buffer.from(v).toString('base64') } : v)) };
 }

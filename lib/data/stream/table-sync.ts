@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import { DeadLetters, SegmentTasks, ShardCheckpoints, ShardLeases, type Ledger } from '../../ledger';
@@ -12,6 +11,7 @@ import { ShardLeaseKeeper, type ShardLeaseOptions } from './shard-lease-keeper';
 import { captureStreamPositions } from './stream-positions';
 import { StreamReader, type StreamLag, type StreamRunResult } from './stream-reader';
 import type { StreamRecord } from './stream-records';
+import { createItemClient } from '../numbers';
 
 export interface TableSyncProps {
   readonly ioHost: IoHost;
@@ -97,7 +97,7 @@ export class TableSync {
     const deadLetters = new DeadLetters(props.ledger, props.copyJobId ?? props.syncId);
     const applier = new ChangeApplier({
       ioHost: props.ioHost,
-      client: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+      client: createItemClient(dynamodb),
       sourceTable: props.sourceTable,
       targetTable: props.targetTable,
       keyNames: props.keyNames,

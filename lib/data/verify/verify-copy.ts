@@ -3,13 +3,14 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, paginateQuery } fr
 import { contentHash } from '../write/shared-writer';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger';
-import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
+import { META, keyOf, keyString, parseStableJson, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { Limiter } from '../write/limiter';
 import { scanInSegments, scanSegmentsFor } from '../scan-segments';
 import { describeTable } from '../table-info';
+import { createItemClient } from '../numbers';
 
 export interface VerifyCopyProps {
   readonly ioHost: IoHost;
@@ -96,7 +97,7 @@ class CopyVerifier {
 
   public constructor(private readonly props: VerifyCopyProps) {
     this.client = props.dynamodb ?? new DynamoDBClient({});
-    this.doc = DynamoDBDocumentClient.from(this.client);
+    this.doc = createItemClient(this.client);
     this.concurrency = props.concurrency ?? 4;
     this.sampleLimit = props.sampleLimit ?? 10;
     this.sourceCtx = createMigrationContext({ client: this.doc, tableName: props.sourceTable, keyNames: props.keyNames });
@@ -173,7 +174,7 @@ class CopyVerifier {
     });
     for (const sourceKey of suspects) await this.recheckForward(sourceKey);
     const orphans: Key[] = [];
-    for (const k of target.keys()) if (!accounted.has(k)) orphans.push(JSON.parse(k) as Key);
+    for (const k of target.keys()) if (!accounted.has(k)) orphans.push(parseStableJson(k));
     target.clear();
     if (orphans.length === 0) return;
     // Read consistently and judged by the `lookup` strategy's reverse rule (recorded source, then sourcesOf).
@@ -210,7 +211,7 @@ class CopyVerifier {
   }
 
   private async recheckForward(sourceKey: string): Promise<void> {
-    const source = await this.get(this.props.sourceTable, JSON.parse(sourceKey) as Key);
+    const source = await this.get(this.props.sourceTable, parseStableJson(sourceKey));
     if (!source) return; // deleted since the scan: the reverse pass judges its targets
     const outputs = (await this.migrate(source)) ?? [];
     for (const out of outputs) {
@@ -242,7 +243,7 @@ class CopyVerifier {
     };
 
     // 1. The recorded source.
-    const recorded = items.map((t) => (t[META.source] ? (JSON.parse(String(t[META.source])) as Key) : undefined));
+    const recorded = items.map((t) => (t[META.source] ? (parseStableJson(String(t[META.source]))) : undefined));
     const sources = await this.batchGet(this.props.sourceTable, recorded.filter((k): k is Key => k !== undefined), true);
     let suspects: Item[] = [];
     for (let i = 0; i < items.length; i++) {

@@ -1,5 +1,7 @@
 import { toolError } from '../../errors';
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { stableJson, type Item, type KeyNames } from '../item';
+import { canonicalNumber, readNumber } from '../numbers';
 
 /**
  * A cheap, unambiguous string for the key of an item (or of a key object), for dedupe maps on the
@@ -16,14 +18,22 @@ function keyPart(value: unknown, name: string, table: string): string {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-    case 'bigint':
       return 'n' + String(value);
+    case 'bigint':
+      return numberPart(value);
     case 'undefined':
       throw toolError('WRITE_KEY_MISSING', `an item for table "${table}" has no key attribute "${name}"`, {
         fix: 'every item written must carry the key attributes of its target table',
       });
     default:
+      if (value instanceof NumberValue) return numberPart(value);
       if (value instanceof Uint8Array) return 'b' + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
       return 'j' + stableJson(value);
   }
+}
+
+/** A number key by value: the same id for `5`, `5n` and `NumberValue('5')`. */
+function numberPart(value: bigint | NumberValue): string {
+  const n = readNumber(String(value));
+  return typeof n === 'number' ? 'n' + String(n) : 'n' + canonicalNumber(n);
 }

@@ -1,7 +1,9 @@
 import type { _Record } from '@aws-sdk/client-dynamodb-streams';
 import { describe, expect, it } from 'vitest';
 import { ReleaseError } from '../../../lib/errors';
-import { exactNumber, toStreamRecord } from '../../../lib/data/stream/stream-records';
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
+import { readNumber } from '../../../lib/data/numbers';
+import { toStreamRecord } from '../../../lib/data/stream/stream-records';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -12,7 +14,7 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-describe('exactNumber', () => {
+describe('readNumber', () => {
   it.each([
     ['0', 0],
     ['-0', -0],
@@ -21,16 +23,19 @@ describe('exactNumber', () => {
     ['0.1', 0.1],
     ['1.50', 1.5],
     ['1E+3', 1000],
+    ['1E-130', 1e-130],
     ['9007199254740991', Number.MAX_SAFE_INTEGER],
     ['123456789.123456', 123456789.123456],
   ])('reads %s as the number %d', (text, value) => {
-    expect(exactNumber(text)).toBe(value);
+    expect(readNumber(text)).toBe(value);
   });
 
-  it.each(['9007199254740993', '12345678901234567890', '0.12345678901234567891', '1E+400', '3.141592653589793238'])(
-    'refuses %s, which a JavaScript number would change',
+  it.each(['9007199254740993', '12345678901234567890', '0.12345678901234567891', '1E+125', '3.141592653589793238', '0.1000000000000000055511151231257827', '9007199254740993.5'])(
+    'keeps %s as its exact text (a NumberValue), which a JavaScript number would change',
     (text) => {
-      expect(codeOf(() => exactNumber(text))).toBe('STREAM_NUMBER_PRECISION');
+      const n = readNumber(text);
+      expect(n).toBeInstanceOf(NumberValue);
+      expect(String(n)).toBe(text);
     },
   );
 });
@@ -71,19 +76,28 @@ describe('toStreamRecord', () => {
     expect(r.oldImage).toEqual({ pk: 'p', sk: 7, v: 1 });
   });
 
-  it('fails loudly, naming shard and record, on a number it cannot carry exactly', () => {
+  it('carries a number a JavaScript number cannot hold as its exact text', () => {
     // GIVEN an image with a 20-digit integer
     const big = wire({ NewImage: { pk: { S: 'p' }, sk: { N: '7' }, n: { N: '12345678901234567890' } } });
 
-    // WHEN it is converted THEN STREAM_NUMBER_PRECISION names the shard and sequence number
-    try {
-      toStreamRecord('shard-9', big);
-      expect.unreachable();
-    } catch (err) {
-      expect(ReleaseError.isReleaseError(err) && err.code).toBe('STREAM_NUMBER_PRECISION');
-      expect((err as Error).message).toContain('shard-9');
-      expect((err as Error).message).toContain('000000000000000000042');
-    }
+    // WHEN it is converted THEN the number is a NumberValue with the same digits
+    const r = toStreamRecord('shard-9', big);
+    expect(r.newImage!.n).toEqual(NumberValue.from('12345678901234567890'));
+  });
+
+  it("reads DynamoDB Local's typeless empty map {} as an empty map, at any depth", () => {
+    // GIVEN an image as DynamoDB Local's GetRecords returns an empty map (no type)
+    const local = wire({ NewImage: { pk: { S: 'p' }, sk: { N: '7' }, m: {} as never, nm: { M: { e: {} as never, el: { L: [] } } } } });
+
+    // WHEN it is converted THEN both are empty maps and the empty list stays a list
+    expect(toStreamRecord('s', local).newImage).toEqual({ pk: 'p', sk: 7, m: {}, nm: { e: {}, el: [] } });
+  });
+
+  it('marks a record whose image does not decode instead of throwing (the apply dead-letters it)', () => {
+    const bad = wire({ NewImage: { pk: { S: 'p' }, sk: { N: '7' }, x: { ZZ: 'what' } as never } });
+    const r = toStreamRecord('shard-3', bad);
+    expect(r.undecodable?.error).toContain('000000000000000000042');
+    expect(r.keys).toEqual({ pk: 'p', sk: 7 });
   });
 
   it('refuses a record without keys or a known event name', () => {

@@ -1,0 +1,143 @@
+/**
+ * Exact DynamoDB numbers (DESIGN.md, Data, rule 0).
+ *
+ * A DynamoDB number carries up to 38 significant digits and exponents from -130 to +125; a
+ * JavaScript number keeps about 16 digits. Every item the data plane reads goes through
+ * `readNumber`: a number comes back as a JavaScript `number` when that number writes back as the
+ * very same decimal, and as a `NumberValue` (its decimal string) otherwise. So everyday values
+ * (prices, counts, years, `0.5`) stay plain numbers that migrations and zod schemas use as before,
+ * and `0.1000000000000000055511151231257827`, `9007199254740993` or `1E+125` travel as their
+ * exact text through copy, sync, verify and hashing.
+ *
+ * For migrations (see lib/data/migrations/migration.ts, "Numbers"): `exactText(v)` reads any number
+ * as its exact decimal string, `exactNumber(text)` makes the value to write (a plain number when
+ * exact, else a NumberValue). A migration output whose number lost digits of its input is refused
+ * (`numberPrecisionLoss`), the item becomes a dead letter: never a silent change.
+ */
+import { NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export { NumberValue };
+
+/** A number as the data plane holds it. */
+export type ExactNumber = number | NumberValue;
+
+/**
+ * A DynamoDB number's text as the value items carry: a `number` when `String(number)` is the same
+ * decimal (so writing it back stores the same value), else a `NumberValue` holding the text.
+ */
+export function readNumber(text: string): ExactNumber {
+  const n = Number(text);
+  if (Number.isFinite(n) && (Number.isSafeInteger(n) || !Number.isInteger(n) || n === 0) && canonicalDecimal(String(n)) === canonicalDecimal(text)) return n;
+  return NumberValue.from(text);
+}
+
+/** The value to write for a decimal string: same rule as `readNumber`. */
+export const exactNumber = readNumber;
+
+/** True for a number the data plane carries: `number`, `bigint` or `NumberValue`. */
+export function isNumeric(v: unknown): v is number | bigint | NumberValue {
+  return typeof v === 'number' || typeof v === 'bigint' || v instanceof NumberValue;
+}
+
+/**
+ * The exact decimal text of a number value (`number`, `bigint`, `NumberValue`, or a numeric
+ * string). Throws for anything else.
+ */
+export function exactText(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (v instanceof NumberValue) return v.toString();
+  if (typeof v === 'string' && canonicalDecimal(v) !== undefined) return v;
+  throw new TypeError(`not a number: ${String(v)}`);
+}
+
+/**
+ * A decimal as `<sign><digits>e<exponent>` without leading or trailing zeros: equal values give
+ * equal strings (`1.50`, `15E-1` and `0.15e1` all give `15e-1`; `-0` gives `0`). Undefined for
+ * text that is not a decimal.
+ */
+export function canonicalDecimal(text: string): string | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
+  const [, sign, int = '', frac = '', exp = '0'] = m;
+  let digits = (int + frac).replace(/^0+/, '');
+  if (digits === '') return '0';
+  let exponent = Number(exp) - frac.length;
+  const trimmed = digits.replace(/0+$/, '');
+  exponent += digits.length - trimmed.length;
+  digits = trimmed;
+  return `${sign === '-' ? '-' : ''}${digits}e${exponent}`;
+}
+
+/** The canonical decimal of a number value (see canonicalDecimal). */
+export function canonicalNumber(v: number | bigint | NumberValue): string {
+  return canonicalDecimal(exactText(v)) ?? exactText(v);
+}
+
+/**
+ * Where an output item lost precision: a JavaScript number that is an integer beyond 2^53 (its
+ * digits are already gone), a non-finite number, or a number at a path where the input held a
+ * NumberValue of a different value (`Number(item.id)` on a 20-digit id). Undefined when exact.
+ */
+export function numberPrecisionLoss(input: unknown, output: unknown, path = ''): string | undefined {
+  if (typeof output === 'number') {
+    if (!Number.isFinite(output)) return `${path || 'value'} is ${output}`;
+    if (Number.isInteger(output) && !Number.isSafeInteger(output)) {
+      return `${path || 'value'} is the JavaScript number ${output}, an integer beyond 2^53 whose digits are lost; write it with exactNumber(text) or as a bigint`;
+    }
+    if (input instanceof NumberValue && canonicalNumber(input) !== canonicalNumber(output)) {
+      return `${path || 'value'} was ${input.toString()} and became the JavaScript number ${output}; carry it with exactText/exactNumber`;
+    }
+    return undefined;
+  }
+  if (output instanceof Set) {
+    const inputs = input instanceof Set ? [...input].filter((x) => x instanceof NumberValue) : [];
+    for (const e of output) {
+      const loss = numberPrecisionLoss(undefined, e, `${path}[set]`);
+      if (loss) return loss;
+    }
+    if (inputs.length > 0) {
+      const out = new Set([...output].map((e) => (isNumeric(e) ? canonicalNumber(e) : undefined)));
+      const lost = inputs.find((e) => !out.has(canonicalNumber(e as NumberValue)) && [...output].some((o) => typeof o === 'number' && Number(exactText(e)) === o));
+      if (lost) return `${path || 'value'} held ${exactText(lost)}, which became a JavaScript number; carry it with exactText/exactNumber`;
+    }
+    return undefined;
+  }
+  if (Array.isArray(output)) {
+    const inArr = Array.isArray(input) ? input : [];
+    for (let i = 0; i < output.length; i++) {
+      const loss = numberPrecisionLoss(inArr[i], output[i], `${path}[${i}]`);
+      if (loss) return loss;
+    }
+    return undefined;
+  }
+  if (output && typeof output === 'object' && !(output instanceof Uint8Array) && !(output instanceof NumberValue)) {
+    const inObj = input && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+    for (const [k, v] of Object.entries(output)) {
+      const loss = numberPrecisionLoss(inObj[k], v, path ? `${path}.${k}` : k);
+      if (loss) return loss;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * How the data plane converts items: numbers through `readNumber` on the way in; `NumberValue`s in
+ * sets of plain numbers written as their text (`allowImpreciseNumbers` lets the marshaller take the
+ * text of a NumberValue: imprecise JavaScript numbers are refused before, by `numberPrecisionLoss`);
+ * undefined fields dropped.
+ */
+export const ITEM_TRANSLATE_CONFIG: TranslateConfig = {
+  marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true },
+  unmarshallOptions: { wrapNumbers: readNumber },
+};
+
+/**
+ * A document client for source and target tables, with ITEM_TRANSLATE_CONFIG. Every data-plane
+ * document client uses this one configuration: DynamoDBDocumentClient.from writes its options into
+ * the base client's config, so clients on one base client must agree.
+ */
+export function createItemClient(dynamodb: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(dynamodb, ITEM_TRANSLATE_CONFIG);
+}
