@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DATA_IO, type IoHost } from '../io';
-import { DeadLetters, type Ledger } from '../ledger';
+import { DeadLetters, type DeadLetter, type Ledger } from '../ledger';
 import { migratePage } from './copy/page-migrator';
 import { PageWriter } from './copy/page-writer';
 import type { Item, KeyNames } from './item';
@@ -53,23 +53,42 @@ export async function redriveDeadLetters(props: RedriveProps): Promise<RedriveRe
   const ctx = createMigrationContext({ client: doc, tableName: props.sourceTable, keyNames: props.keyNames });
   const result = { retried: 0, fixed: 0, stillFailing: 0, sourceGone: 0 };
 
-  for (const dl of await deadLetters.list()) {
+  // A dead letter of the stream sync holds its key (change-applier.ts, RULE 8): removing it resumes
+  // the key. It is removed only if nothing was held behind it since it was read (occurrences
+  // unchanged); otherwise the source item is read and written again, up to 3 times.
+  for (const first of await deadLetters.list()) {
     result.retried++;
-    const current = (await doc.send(new GetCommand({ TableName: props.sourceTable, Key: dl.sourceKey as Item, ConsistentRead: true }))).Item;
-    if (!current) {
-      await deadLetters.remove(dl.keyString);
-      result.sourceGone++;
-      continue;
-    }
-    const migrated = await migratePage([current], props.chain, ctx, props.keyNames);
-    const written = await writer.write(migrated);
-    const failure = [...migrated.failures, ...written.failures][0];
-    if (failure) {
-      await deadLetters.put({ sourceKey: dl.sourceKey, keyString: dl.keyString, error: failure.error, errorCode: failure.code, image: current, phase: 'redrive' });
-      result.stillFailing++;
-    } else {
-      await deadLetters.remove(dl.keyString);
-      result.fixed++;
+    let dl: DeadLetter | undefined = first;
+    for (let attempt = 0; dl; attempt++) {
+      const current = (await doc.send(new GetCommand({ TableName: props.sourceTable, Key: dl.sourceKey as Item, ConsistentRead: true }))).Item;
+      if (!current) {
+        if (await deadLetters.removeIfUnchanged(dl.keyString, dl.occurrences)) {
+          result.sourceGone++;
+          break;
+        }
+      } else {
+        const migrated = await migratePage([current], props.chain, ctx, props.keyNames);
+        const written = await writer.write(migrated);
+        const failure = [...migrated.failures, ...written.failures][0];
+        if (failure) {
+          await deadLetters.put({ sourceKey: dl.sourceKey, keyString: dl.keyString, error: failure.error, errorCode: failure.code, image: current, phase: 'redrive' });
+          result.stillFailing++;
+          break;
+        }
+        if (await deadLetters.removeIfUnchanged(dl.keyString, dl.occurrences)) {
+          result.fixed++;
+          break;
+        }
+      }
+      dl = await deadLetters.get(first.keyString);
+      if (!dl) {
+        result.fixed++; // removed by someone else meanwhile
+        break;
+      }
+      if (attempt >= 2) {
+        result.stillFailing++; // a busy key: records keep arriving behind it; run redrive again
+        break;
+      }
     }
   }
   DATA_IO.REDRIVE_I4000.emit(

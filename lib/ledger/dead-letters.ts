@@ -7,6 +7,7 @@
  * one index partition, and a throttled index throttles the ledger's writes.
  */
 import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, paginateQuery, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../errors';
 import type { Item, Key } from '../data/item';
@@ -190,6 +191,28 @@ export class DeadLetters {
     );
     for await (const page of pages) count += page.Count ?? 0;
     return count;
+  }
+
+  /**
+   * Removes one dead letter only if it still has `occurrences` (nothing failed or was held behind
+   * it since it was read): a re-drive that wrote the source item as it read it must not drop
+   * records a running sync held behind the dead letter meanwhile. False when it changed or is gone.
+   */
+  public async removeIfUnchanged(keyString: string, occurrences: number): Promise<boolean> {
+    try {
+      await this.ledger.client.send(
+        new DeleteCommand({
+          TableName: this.ledger.tableName,
+          Key: { pk: this.pk, sk: deadLetterSk(keyString) },
+          ConditionExpression: 'occurrences = :n',
+          ExpressionAttributeValues: { ':n': occurrences },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
   }
 
   /** Removes one dead letter (after a successful re-drive). True when there was one. */

@@ -38,6 +38,12 @@ export const SHARED_CONFLICT = 'SHARED_CONFLICT';
 export const REMOVE_UNRESOLVED = 'REMOVE_UNRESOLVED';
 /** An INSERT or MODIFY without a new image: the stream is not NEW_AND_OLD_IMAGES. */
 export const IMAGE_MISSING = 'IMAGE_MISSING';
+/** A record whose image did not decode (stream-records.ts `undecodable`). */
+export const IMAGE_UNDECODABLE = 'IMAGE_UNDECODABLE';
+/** A record the target refused as invalid (a ValidationException on its own writes). */
+export const WRITE_REFUSED = 'WRITE_REFUSED';
+/** A later record of a key that has a sync dead letter: held behind it until a redrive. */
+export const KEY_HELD = 'KEY_HELD';
 
 
 export interface ChangeApplierProps {
@@ -130,6 +136,8 @@ export class ChangeApplier {
   private readonly removed: RemovedImages;
   /** Reads for the old images of REMOVEs: the table, then the images of removed items. */
   private readonly removeCtx: MigrationContext;
+  /** Keys held behind a sync dead letter (RULE 8, applyRecord). @default - loaded with the first record */
+  private held?: Promise<Map<string, { code: string; error: string }>>;
   /** Outputs of the image a record applies, migrated once: RULE 7 and the apply both need them. */
   private readonly outputsByImage = new WeakMap<Item, Promise<Item[]>>();
 
@@ -240,6 +248,53 @@ export class ChangeApplier {
   }
 
   private async applyRecord(run: KeyRun, record: ChangeRecord, targets: ChangeTargets, counts: Counts): Promise<void> {
+    // RULE 8 (poison records), enforced here: a record that cannot be decoded or applied is a dead
+    // letter, never a crash, so the rest of the table keeps flowing. The ORDER of its key is kept
+    // by holding the key: every later record of a key with a sync dead letter is dead-lettered too
+    // (counted, reported as KEY_HELD, and added to the occurrences of the key's one ledger record,
+    // which keeps the FIRST failure's error, image and sequence number), until
+    // `redrive` re-reads the current source item, writes it and removes the dead letter; the next
+    // record of the key then finds the dead letter gone (a consistent read) and applies again.
+    // Applying a later record past a failed one would be wrong for key-changing migrations: the
+    // later record's old image is the failed one, so the stale targets of the earlier one would stay.
+    const held = (await this.heldKeys()).get(run.keyString);
+    if (held && (await this.stillHeld(run.keyString))) {
+      await this.holdRecord(run, record, held, counts);
+      return;
+    }
+    if (record.undecodable) {
+      await this.deadLetter(run, record, IMAGE_UNDECODABLE, record.undecodable.error, record.undecodable.image, counts);
+      return;
+    }
+    try {
+      await this.applyDecoded(run, record, targets, counts);
+    } catch (err) {
+      if (!isInvalidRequest(err)) throw err;
+      await this.deadLetter(run, record, WRITE_REFUSED, `the target refused a write of this record: ${messageOf(err)}`, record.newImage ?? record.oldImage, counts);
+    }
+  }
+
+  /** Keys with a sync dead letter in the ledger (loaded once per applier, then kept current). */
+  private heldKeys(): Promise<Map<string, { code: string; error: string }>> {
+    this.held ??= (async () => {
+      const out = new Map<string, { code: string; error: string }>();
+      for await (const dl of this.props.deadLetters.entries()) {
+        if (dl.sequenceNumber !== undefined) out.set(dl.keyString, { code: dl.errorCode, error: dl.error });
+      }
+      return out;
+    })();
+    this.held.catch(() => (this.held = undefined)); // a failed load is tried again with the next batch
+    return this.held;
+  }
+
+  /** Whether a held key's dead letter is still there (a redrive removes it); unholds it when not. */
+  private async stillHeld(keyString: string): Promise<boolean> {
+    if (await this.props.deadLetters.get(keyString)) return true;
+    (await this.heldKeys()).delete(keyString);
+    return false;
+  }
+
+  private async applyDecoded(run: KeyRun, record: ChangeRecord, targets: ChangeTargets, counts: Counts): Promise<void> {
     // RULE 6 (echoes), enforced here: a record of the other direction's own write is not applied
     // back (it would bounce between the tables); see echo.ts for why a per-write token.
     if (isEcho(record, this.props.origin)) {
@@ -426,7 +481,22 @@ export class ChangeApplier {
     return sharedDone.value;
   }
 
+  /** A record of a held key: dead-lettered behind the key's first failure (RULE 8). */
+  private async holdRecord(run: KeyRun, record: ChangeRecord, held: { code: string; error: string }, counts: Counts): Promise<void> {
+    // No image and no sequence number: the ledger record keeps the first failure's.
+    await this.props.deadLetters.put({ sourceKey: run.key, keyString: run.keyString, error: held.error, errorCode: held.code, phase: 'sync' });
+    counts.deadLetters++;
+    const error = `held behind the key's dead letter (${held.code}): redrive re-reads the source item and resumes the key`;
+    DATA_IO.SYNC_W5101.emit(this.props.ioHost, `${this.props.origin}: record ${record.sequenceNumber} of ${run.keyString} became a dead letter: ${error}`, {
+      sourceKey: run.keyString,
+      sequenceNumber: record.sequenceNumber,
+      code: KEY_HELD,
+      error,
+    });
+  }
+
   private async deadLetter(run: KeyRun, record: ChangeRecord, code: string, error: string, image: Item | undefined, counts: Counts): Promise<void> {
+    (await this.heldKeys()).set(run.keyString, { code, error }); // the key is held from now on (RULE 8)
     await this.props.deadLetters.put({
       sourceKey: run.key,
       keyString: run.keyString,
@@ -444,4 +514,15 @@ export class ChangeApplier {
       error,
     });
   }
+}
+
+/**
+ * A DynamoDB refusal of the request itself (ValidationException: an item over 400 KB, a key of the
+ * wrong type), which sending it again cannot fix. Conditional failures and throttling are not.
+ */
+function isInvalidRequest(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { name?: unknown }).name === 'ValidationException') return true;
+  }
+  return false;
 }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { META, keyString, stableJson, withoutMeta, type Item, type Key } from '../../../lib/data/item';
 import { MigrationChain } from '../../../lib/data/migrations/chain';
 import type { Migration } from '../../../lib/data/migrations/migration';
-import { ChangeApplier, REMOVE_UNRESOLVED, SHARED_CONFLICT, type ApplyBatchResult } from '../../../lib/data/stream/change-applier';
+import { ChangeApplier, KEY_HELD, REMOVE_UNRESOLVED, SHARED_CONFLICT, type ApplyBatchResult } from '../../../lib/data/stream/change-applier';
 import type { ChangeRecord } from '../../../lib/data/stream/change-record';
 import { isEcho, type SyncOrigin } from '../../../lib/data/stream/echo';
 import { DATA_IO, RecordingIoHost } from '../../../lib/io';
@@ -413,11 +413,27 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect(dl).toMatchObject({ errorCode: 'SCHEMA_INVALID', sequenceNumber: poison.sequenceNumber, phase: 'sync', image: { pk: 'PRODUCT#P0', title: 42 } });
     expect(Object.keys(await w.targetItems()).sort()).toEqual(['PRODUCT#0000010|LISTING#US', 'PRODUCT#0000010|PRODUCT']);
 
-    // AND a REMOVE of that item cannot say what to delete: REMOVE_UNRESOLVED, nothing deleted
+    // AND a later REMOVE of that key waits behind it (the key's order is kept): a dead letter too,
+    // counted on the key's one ledger record, which keeps the first failure; nothing deleted
     const remove = await w.source.remove({ pk: 'PRODUCT#P0', sk: 'CHANNEL#US' });
     const again = await w.applier().applyBatch([remove]);
     expect(again).toMatchObject({ applied: 0, deletes: 0, deadLetters: 1 });
-    expect((await w.deadLetters.get(stableJson({ pk: 'PRODUCT#P0', sk: 'CHANNEL#US' })))?.errorCode).toBe(REMOVE_UNRESOLVED);
+    expect(await w.deadLetters.get(stableJson({ pk: 'PRODUCT#P0', sk: 'CHANNEL#US' }))).toMatchObject({ errorCode: 'SCHEMA_INVALID', sequenceNumber: poison.sequenceNumber, occurrences: 2 });
+    expect(w.io.withCode(DATA_IO.SYNC_W5101.code).map((m) => (m.data as { code: string }).code)).toContain(KEY_HELD);
+
+    // AND once the dead letter is gone (what redrive does after re-reading the source), the key applies again
+    await w.deadLetters.remove(stableJson({ pk: 'PRODUCT#P0', sk: 'CHANNEL#US' }));
+    const back = await w.source.put(channel('0000011', 'US', { pk: 'PRODUCT#P0' }));
+    expect(await w.applier().applyBatch([back])).toMatchObject({ applied: 1, deadLetters: 0 });
+  });
+
+  it('a REMOVE whose old image does not migrate cannot say what to delete: REMOVE_UNRESOLVED, nothing deleted', async () => {
+    const w = await world();
+    const poison = await w.source.put({ pk: 'PRODUCT#P1', sk: 'CHANNEL#US', title: 42 });
+    const remove = await w.source.remove({ pk: 'PRODUCT#P1', sk: 'CHANNEL#US' });
+    const r = await w.applier().applyBatch([{ ...remove, oldImage: poison.newImage }]);
+    expect(r).toMatchObject({ applied: 0, deletes: 0, deadLetters: 1 });
+    expect((await w.deadLetters.get(stableJson({ pk: 'PRODUCT#P1', sk: 'CHANNEL#US' })))?.errorCode).toBe(REMOVE_UNRESOLVED);
   });
 
   it('deletes the stale target of a key-changing MODIFY', async () => {
