@@ -13,6 +13,7 @@ import {
   isBranch,
   noChange,
   ok,
+  standing,
   okOrRefused,
   refused,
   describeModel,
@@ -88,7 +89,9 @@ abstract class VerbCommand implements fc.AsyncCommand<LifecycleModel, Real> {
 
 /**
  * Until something is released the app has no stack at all, and every verb but release is refused
- * the same way (APP_NOT_DEPLOYED): skipped then, so that short sequences get somewhere.
+ * the same way (APP_NOT_DEPLOYED); a verb naming a release that was never made is refused the same
+ * way too (RELEASE_UNKNOWN, covered by the lifecycle test): such commands are skipped (`check`),
+ * so that short sequences get somewhere.
  */
 function hasApp(m: Readonly<LifecycleModel>): boolean {
   return m.releases.size > 0;
@@ -120,8 +123,9 @@ export class ReleaseCommand extends VerbCommand {
   ) {
     super(kill);
   }
-  public check(): boolean {
-    return true;
+  public check(m: Readonly<LifecycleModel>): boolean {
+    // Re-running a release that stands is what a kill's re-run does already: not drawn again.
+    return !standing(m as LifecycleModel, this.commit);
   }
   public toString(): string {
     return `release ${this.commit}${killLabel(this.kill)}`;
@@ -150,8 +154,8 @@ export class ReleaseBranchCommand extends VerbCommand {
   ) {
     super(kill);
   }
-  public check(): boolean {
-    return true;
+  public check(m: Readonly<LifecycleModel>): boolean {
+    return !standing(m as LifecycleModel, this.branch);
   }
   public toString(): string {
     return `release --branch ${this.branch}${killLabel(this.kill)}`;
@@ -183,7 +187,7 @@ export class PromoteCommand extends VerbCommand {
     super(kill);
   }
   public check(m: Readonly<LifecycleModel>): boolean {
-    return hasApp(m);
+    return m.releases.has(this.target);
   }
   public toString(): string {
     return `promote ${this.target}${this.weighted ? ` --steps ${PROMOTE_STEPS.join(',')} --interval 0s` : ''}${killLabel(this.kill)}`;
@@ -316,7 +320,7 @@ export class TeardownCommand extends VerbCommand {
     super(kill);
   }
   public check(m: Readonly<LifecycleModel>): boolean {
-    return hasApp(m);
+    return m.releases.has(this.target);
   }
   public toString(): string {
     return `teardown ${this.target}${this.force ? ' --force' : ''}${killLabel(this.kill)}`;

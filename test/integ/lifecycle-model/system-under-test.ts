@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, paginateListTables } from '@aws-sdk/client-dynamodb';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { createReleaseRepo, type ReleaseRepo } from '../../../examples/catalog/release-repo';
 import { isWeightedCname, listRecordSetsOf, weightedRecordSet } from '../../../lib/dns';
@@ -161,11 +161,18 @@ export class SystemUnderTest {
 
   /**
    * Stops what the sequence left running: the apps of its releases (fleet records) and every
-   * process started with its app name (sync daemons inherit STACKSHIFT_APP from the CLI).
+   * process started with its app name (sync daemons inherit STACKSHIFT_APP from the CLI); then
+   * drops its tables, so that a long soak does not fill DynamoDB Local.
    */
   public async stop(): Promise<void> {
     for (const name of [...COMMITS, ...BRANCHES]) await this.fleet.stop(this.releaseId(name)).catch(() => undefined);
     for (const pid of processesOfApp(this.app)) await terminate(pid, 5000).catch(() => undefined);
+    const dynamodb = new DynamoDBClient({});
+    for await (const page of paginateListTables({ client: dynamodb }, {})) {
+      for (const table of page.TableNames ?? []) {
+        if (table.startsWith(`${this.app}-`)) await dynamodb.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
+      }
+    }
     fs.rmSync(this.repo.dir, { recursive: true, force: true });
   }
 
