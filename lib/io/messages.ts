@@ -69,6 +69,7 @@ export const DATA_IO = {
   COPY_E2004: error<{ segment: number; error: string }>('COPY_E2004', 'a segment failed; it will be retried until its attempts run out'),
   COPY_W2005: warn<{ sourceKey: string; code: string; error: string }>('COPY_W2005', 'a source item became a dead letter'),
   COPY_I2006: info<CopyResultData>('COPY_I2006', 'the copy finished'),
+  COPY_I2007: info<{ segments: number[] }>('COPY_I2007', 'DEAD segments of an earlier run are retried from their last checkpoint'),
   VERIFY_I3000: info<VerifyResultData>('VERIFY_I3000', 'verify finished'),
   VERIFY_W3001: warn<{ kind: string; key: string; detail: string }>('VERIFY_W3001', 'a difference between source and target (after a consistent re-check)'),
   VERIFY_I3002: info<{ phase: 'forward' | 'reverse'; done: number }>('VERIFY_I3002', 'verify progress'),

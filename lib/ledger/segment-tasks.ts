@@ -331,6 +331,35 @@ export class SegmentTasks {
   }
 
   /** Counts per status and item totals, for progress and estimates. */
+  /**
+   * Makes every DEAD segment claimable again (ERROR, with fresh attempts), resuming from its last
+   * cursor: a copy run again retries what failed before (the cause, e.g. a source item, may be
+   * fixed since). Returns the segments revived. Each is a conditional update on `status = DEAD`,
+   * so two workers starting together revive a segment once.
+   */
+  public async reviveDead(): Promise<number[]> {
+    const revived: number[] = [];
+    for (const s of await this.listSegments()) {
+      if (s.status !== 'DEAD') continue;
+      try {
+        await this.ledger.client.send(
+          new UpdateCommand({
+            TableName: this.ledger.tableName,
+            Key: { pk: this.pk, sk: segmentSk(s.segment) },
+            UpdateExpression: 'SET #status = :error, attempts = :zero, updatedAt = :iso, revivals = if_not_exists(revivals, :zero) + :one',
+            ConditionExpression: '#status = :dead',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':error': 'ERROR', ':dead': 'DEAD', ':zero': 0, ':one': 1, ':iso': this.ledger.nowIso() },
+          }),
+        );
+        revived.push(s.segment);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+    return revived;
+  }
+
   public async summary(): Promise<CopyJobSummary> {
     const byStatus = Object.fromEntries(SEGMENT_STATUSES.map((s) => [s, 0])) as Record<SegmentStatus, number>;
     const sum = { itemsRead: 0, itemsWritten: 0, pages: 0, takeovers: 0 };

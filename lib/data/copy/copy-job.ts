@@ -9,7 +9,8 @@ import { DeadLetters, isLeaseLost, SegmentTasks, type ClaimedSegment, type Ledge
 import { parseStableJson, type Item, type KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
-import { assertKeyNames, describeTable, type TableInfo } from '../table-info';
+import { preflight, type PreflightProps } from '../preflight';
+import type { TableInfo } from '../table-info';
 import { scanSegmentsFor } from '../scan-segments';
 import { BatchWriter } from '../write/batch-writer';
 import { SharedItemWriter } from '../write/shared-writer';
@@ -29,6 +30,11 @@ export interface CopyJobProps {
   /** Migrations from the source's data version to the target's. */
   readonly chain: MigrationChain;
   readonly ledger: Ledger;
+  /**
+   * The manifest's key types of the source and target tables (lib/manifest keyTypesOf), checked
+   * before anything is written. @default - key names checked; types from a migrated sample
+   */
+  readonly keyTypes?: PreflightProps['keyTypes'];
   /** @default - a client from the environment's configuration */
   readonly dynamodb?: DynamoDBClient;
   /** Parallel Scan segments; fixed when the job is created. @default - from the table size (`scanSegmentsFor`) */
@@ -133,10 +139,7 @@ export class CopyJob {
    */
   public async prepare(): Promise<void> {
     const { props } = this;
-    const source = await describeTable(this.dynamodb, props.sourceTable, 'source');
-    const target = await describeTable(this.dynamodb, props.targetTable, 'target');
-    assertKeyNames(source, props.keyNames, 'source');
-    assertKeyNames(target, props.keyNames, 'target');
+    const { source } = await preflight({ dynamodb: this.dynamodb, doc: this.doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
     this.sourceInfo = source;
 
     const existing = await this.tasks.getJob();
@@ -155,6 +158,13 @@ export class CopyJob {
       meta: { targetHadItems: foreignItems, ...(source.streamArn ? { streamArn: source.streamArn, streamCapturedAt: new Date().toISOString() } : {}) },
     });
     this.totalSegments = job.totalSegments;
+    // A DEAD segment is retried when the copy is run again (from its cursor, with fresh attempts).
+    if (existing) {
+      const revived = await this.tasks.reviveDead();
+      if (revived.length > 0) {
+        DATA_IO.COPY_I2007.emit(this.ioHost, `copy ${props.jobId}: retrying ${revived.length} DEAD segments (${revived.join(', ')}) from their last checkpoint`, { segments: revived });
+      }
+    }
     this.trustPartitionLocal = job.meta.targetHadItems !== true;
     DATA_IO.COPY_I2000.emit(this.ioHost, `copy ${props.jobId}: ${props.sourceTable} → ${props.targetTable} in ${job.totalSegments} segments${existing ? ' (resumed)' : ''}`, {
       jobId: props.jobId,

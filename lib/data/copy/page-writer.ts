@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { toolError } from '../../errors';
+import { messageOf, toolError } from '../../errors';
 import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
-import type { BatchWriter } from '../write/batch-writer';
+import { isInvalidRequest, type BatchWriter } from '../write/batch-writer';
 import { contentHash, type SharedItemWriter } from '../write/shared-writer';
 import type { MigratedPage, MigrationFailure } from './page-migrator';
 import { WrittenHashes } from './written-hashes';
@@ -125,18 +125,53 @@ export class PageWriter {
 
     // 3. Plain puts, for every source none of whose shared items was refused.
     const puts: Array<{ put: Item }> = [];
+    const owners3: string[] = [];
     const local = localPuts.filter((p) => !refused.has(p.owner));
-    for (const p of local) puts.push({ put: p.item });
+    for (const p of local) {
+      puts.push({ put: p.item });
+      owners3.push(p.owner);
+    }
     for (const s of page.sources) {
       if (refused.has(s.sourceKey)) continue;
-      for (const item of s.unique) puts.push({ put: item });
+      for (const item of s.unique) {
+        puts.push({ put: item });
+        owners3.push(s.sourceKey);
+      }
     }
     if (puts.length > 0) {
-      const r = await this.props.batchWriter.write(this.props.targetTable, puts, names);
-      written += r.written;
-      for (const p of local) this.hashes.set(keyString(p.item, names), p.item[META.contentHash] as string);
+      try {
+        written += (await this.props.batchWriter.write(this.props.targetTable, puts, names)).written;
+      } catch (err) {
+        if (!isInvalidRequest(err)) throw err;
+        // One item the target refuses (its size estimate was off, a wrong key type) fails the whole
+        // BatchWriteItem call: write each source's items on their own, and dead-letter only the
+        // sources refused again. A segment never dies for one item.
+        written += await this.writeEach(page, puts, owners3, failures);
+      }
+      for (const p of local) if (!failures.some((f) => f.sourceKey === p.owner)) this.hashes.set(keyString(p.item, names), p.item[META.contentHash] as string);
     }
     return { written, failures };
+  }
+
+  /** The puts of each source on their own; sources whose write is refused as invalid become failures. */
+  private async writeEach(page: MigratedPage, puts: ReadonlyArray<{ put: Item }>, owners: readonly string[], failures: MigrationFailure[]): Promise<number> {
+    const bySource = new Map<string, Array<{ put: Item }>>();
+    for (let i = 0; i < puts.length; i++) {
+      let group = bySource.get(owners[i]!);
+      if (!group) bySource.set(owners[i]!, (group = []));
+      group.push(puts[i]!);
+    }
+    let written = 0;
+    for (const [sourceKey, group] of bySource) {
+      try {
+        written += (await this.props.batchWriter.write(this.props.targetTable, group, this.props.targetKeys)).written;
+      } catch (err) {
+        if (!isInvalidRequest(err)) throw err;
+        const source = page.sources.find((x) => x.sourceKey === sourceKey)!;
+        failures.push({ source: source.source, sourceKey, code: 'WRITE_REFUSED', error: `the target table refused the item: ${messageOf(err)}` });
+      }
+    }
+    return written;
   }
 
   /**

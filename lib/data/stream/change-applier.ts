@@ -16,7 +16,7 @@ import type { MigrationChain } from '../migrations/chain';
 import { isMigrationItemError } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
-import { BatchWriter } from '../write/batch-writer';
+import { BatchWriter, isInvalidRequest } from '../write/batch-writer';
 import { Limiter } from '../write/limiter';
 import { SharedItemWriter, type SharedWriteOutcome } from '../write/shared-writer';
 import { ChangeTargets, migrateItem, type ChangeTargetsProps, type WriteScope } from './change-targets';
@@ -516,13 +516,3 @@ export class ChangeApplier {
   }
 }
 
-/**
- * A DynamoDB refusal of the request itself (ValidationException: an item over 400 KB, a key of the
- * wrong type), which sending it again cannot fix. Conditional failures and throttling are not.
- */
-function isInvalidRequest(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { name?: unknown }).name === 'ValidationException') return true;
-  }
-  return false;
-}

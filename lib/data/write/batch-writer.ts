@@ -202,3 +202,15 @@ function lastPerKey(table: string, requests: readonly WriteRequest[], keyNames: 
   }
   return out;
 }
+
+/**
+ * A DynamoDB refusal of the request itself (ValidationException: an item over 400 KB, a key of the
+ * wrong type), which sending it again cannot fix; also when wrapped (WRITE_FAILED's cause).
+ * Conditional failures and throttling are not.
+ */
+export function isInvalidRequest(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { name?: unknown }).name === 'ValidationException') return true;
+  }
+  return false;
+}
