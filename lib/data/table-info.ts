@@ -1,10 +1,26 @@
 import { DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { userError } from '../errors';
-import type { KeyNames } from './item';
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
+import type { Item, KeyNames } from './item';
+
+/** DynamoDB key attribute types (as lib/manifest/table-manifest.ts KeyAttributeType). */
+export type KeyType = 'S' | 'N' | 'B';
+
+/** The types of a table's key attributes. */
+export interface KeyTypes {
+  readonly partitionKey: KeyType;
+  /** @default - no sort key */
+  readonly sortKey?: KeyType;
+}
+
+/** Key error: a table's key attribute has another type than expected, or an item's key value does. */
+export const KEY_TYPE_MISMATCH = 'KEY_TYPE_MISMATCH';
 
 export interface TableInfo {
   readonly tableName: string;
   readonly keyNames: KeyNames;
+  /** The key attributes' types, from AttributeDefinitions. */
+  readonly keyTypes: KeyTypes;
   /** DynamoDB's estimate, refreshed about every six hours on AWS: a prior, never a fact. */
   readonly approximateItemCount: number;
   readonly approximateSizeBytes: number;
@@ -34,6 +50,10 @@ export async function describeTable(client: DynamoDBClient, tableName: string, r
   return {
     tableName,
     keyNames: { partitionKey: hash!, ...(range ? { sortKey: range } : {}) },
+    keyTypes: {
+      partitionKey: typeOf(table, hash),
+      ...(range ? { sortKey: typeOf(table, range) } : {}),
+    },
     approximateItemCount: table?.ItemCount ?? 0,
     approximateSizeBytes: table?.TableSizeBytes ?? 0,
     streamArn: table?.LatestStreamArn,
@@ -54,4 +74,57 @@ export function assertKeyNames(info: TableInfo, expected: KeyNames, role: string
 
 function describeKey(k: KeyNames): string {
   return k.sortKey ? `${k.partitionKey}, ${k.sortKey}` : k.partitionKey;
+}
+
+function typeOf(table: TableDescription | undefined, name: string | undefined): KeyType {
+  return (table?.AttributeDefinitions?.find((d) => d.AttributeName === name)?.AttributeType ?? 'S') as KeyType;
+}
+
+const TYPE_WORD: Record<KeyType, string> = { S: 'string', N: 'number', B: 'binary' };
+
+/**
+ * One user error line when a table's key types are not the expected ones (the manifest's, when the
+ * caller has them: lib/manifest/table-manifest.ts `keyTypesOf`).
+ */
+export function assertKeyTypes(info: TableInfo, expected: KeyTypes, role: string, source = 'the manifest'): void {
+  for (const which of ['partitionKey', 'sortKey'] as const) {
+    const want = expected[which];
+    const have = info.keyTypes[which];
+    const name = info.keyNames[which];
+    if (want && have && name && want !== have) {
+      throw userError(
+        KEY_TYPE_MISMATCH,
+        `${role} table "${info.tableName}" keys "${name}" as ${have} (${TYPE_WORD[have]}), ${source} says ${want} (${TYPE_WORD[want]})`,
+        { fix: `recreate the ${role} table with "${name}" of type ${want}, or fix the key type in release/tables.ts` },
+      );
+    }
+  }
+}
+
+/** The DynamoDB type of a key value as items carry it, or undefined for a value no key can hold. */
+export function keyValueType(v: unknown): KeyType | undefined {
+  if (typeof v === 'string') return 'S';
+  if (typeof v === 'number' || typeof v === 'bigint' || v instanceof NumberValue) return 'N';
+  if (v instanceof Uint8Array) return 'B';
+  return undefined;
+}
+
+/**
+ * One user error line when an item the migration produced has a key value of another type than
+ * the target table's key (checked on a sample of source items before anything is written).
+ */
+export function assertKeyValueTypes(item: Item, info: TableInfo, role: string): void {
+  for (const which of ['partitionKey', 'sortKey'] as const) {
+    const name = info.keyNames[which];
+    const want = info.keyTypes[which];
+    if (!name || !want || !(name in item)) continue;
+    const have = keyValueType(item[name]);
+    if (have !== want) {
+      throw userError(
+        KEY_TYPE_MISMATCH,
+        `the migration writes "${name}" = ${JSON.stringify(String(item[name]))} (${have ? TYPE_WORD[have] : typeof item[name]}) but ${role} table "${info.tableName}" keys "${name}" as ${want} (${TYPE_WORD[want]})`,
+        { fix: `recreate the ${role} table with "${name}" of type ${have ?? want}, or fix the migration's key values` },
+      );
+    }
+  }
 }

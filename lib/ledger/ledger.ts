@@ -12,10 +12,12 @@ import {
   CreateTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  ResourceNotFoundException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
+import { userError } from '../errors';
 
 /** Attribute and index names of the ledger table, as EdgeStack declares them. */
 export const LEDGER_SCHEMA = {
@@ -87,7 +89,27 @@ export class Ledger {
   public nowIso(): string {
     return new Date(this.clock()).toISOString();
   }
+
+  /**
+   * Checks that the ledger table exists (one consistent GetItem of a key nothing uses): a missing
+   * ledger is one LEDGER_MISSING user error line with the fix, before anything is written.
+   */
+  public async assertExists(): Promise<void> {
+    try {
+      await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: 'PROBE', sk: 'PROBE' } }));
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException) {
+        throw userError(LEDGER_MISSING, `ledger table "${this.tableName}" does not exist`, {
+          fix: "deploy the app's EdgeStack first (it creates the ledger table), or check the region and endpoint (AWS_ENDPOINT_URL_DYNAMODB)",
+        });
+      }
+      throw err;
+    }
+  }
 }
+
+/** The ledger table does not exist. */
+export const LEDGER_MISSING = 'LEDGER_MISSING';
 
 export interface CreateLedgerTableOptions {
   /** Longest wait for the table to become ACTIVE, in seconds. @default 60 */

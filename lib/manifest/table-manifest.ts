@@ -153,6 +153,11 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 }
 
+/** The key types a table spec declares: what the copy and the sync check the tables against. */
+export function keyTypesOf(spec: TableSpec): { readonly partitionKey: KeyAttributeType; readonly sortKey?: KeyAttributeType } {
+  return { partitionKey: spec.partitionKey.type, ...(spec.sortKey ? { sortKey: spec.sortKey.type } : {}) };
+}
+
 /** Validate a manifest (for example the export of `release/tables.ts`). Throws a `MANIFEST_INVALID` user error. */
 export function parseTableManifest(input: unknown): TableManifest {
   const result = tableManifestSchema.safeParse(input, { reportInput: true });

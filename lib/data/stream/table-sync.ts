@@ -12,6 +12,7 @@ import { captureStreamPositions } from './stream-positions';
 import { StreamReader, type StreamLag, type StreamRunResult } from './stream-reader';
 import type { StreamRecord } from './stream-records';
 import { createItemClient } from '../numbers';
+import { preflight, type PreflightProps } from '../preflight';
 
 export interface TableSyncProps {
   readonly ioHost: IoHost;
@@ -22,6 +23,8 @@ export interface TableSyncProps {
   readonly targetTable: string;
   readonly keyNames: KeyNames;
   readonly chain: MigrationChain;
+  /** The manifest's key types (lib/manifest keyTypesOf), checked before anything is written. @default - names checked; types from a sample */
+  readonly keyTypes?: PreflightProps['keyTypes'];
   /** See ChangeApplierProps.versionAttribute. @default - none */
   readonly versionAttribute?: string;
   /** 'sync' (forward, production → release) or 'reverse'. @default 'sync' */
@@ -93,11 +96,13 @@ export class TableSync {
     const { props } = this;
     const dynamodb = props.dynamodb ?? new DynamoDBClient({});
     const streams = props.streams ?? new DynamoDBStreamsClient({});
+    const doc = createItemClient(dynamodb);
+    await preflight({ dynamodb, doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
     const streamArn = await this.streamArn(dynamodb, streams);
     const deadLetters = new DeadLetters(props.ledger, props.copyJobId ?? props.syncId);
     const applier = new ChangeApplier({
       ioHost: props.ioHost,
-      client: createItemClient(dynamodb),
+      client: doc,
       sourceTable: props.sourceTable,
       targetTable: props.targetTable,
       keyNames: props.keyNames,
