@@ -1,5 +1,5 @@
 import { NumberValue, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
-import { canonicalNumber, readNumber } from './numbers';
+import { canonicalNumber, sameValueNumber } from './numbers';
 
 /**
  * Items as plain JavaScript values (lib-dynamodb's native form): what migrations read and return.
@@ -65,8 +65,8 @@ export function stableJson(value: unknown): string {
 function normalize(value: unknown): unknown {
   if (typeof value === 'number') return Number.isFinite(value) ? value : { $n: String(value) };
   if (typeof value === 'bigint' || value instanceof NumberValue) {
-    const n = readNumber(String(value));
-    return typeof n === 'number' ? n : { $n: canonicalNumber(n) };
+    const n = sameValueNumber(String(value));
+    return n !== undefined ? n : { $n: canonicalNumber(value) };
   }
   if (value instanceof Set) {
     return { $set: [...value].map((e) => JSON.stringify(normalize(e))).sort().map((e) => JSON.parse(e) as unknown) };

@@ -4,7 +4,7 @@
  * A DynamoDB number carries up to 38 significant digits and exponents from -130 to +125; a
  * JavaScript number keeps about 16 digits. Every item the data plane reads goes through
  * `readNumber`: a number comes back as a JavaScript `number` when that number writes back as the
- * very same decimal, and as a `NumberValue` (its decimal string) otherwise. So everyday values
+ * very same text, and as a `NumberValue` (its decimal string) otherwise. So everyday values
  * (prices, counts, years, `0.5`) stay plain numbers that migrations and zod schemas use as before,
  * and `0.1000000000000000055511151231257827`, `9007199254740993` or `1E+125` travel as their
  * exact text through copy, sync, verify and hashing.
@@ -24,17 +24,29 @@ export { NumberValue };
 export type ExactNumber = number | NumberValue;
 
 /**
- * A DynamoDB number's text as the value items carry: a `number` when `String(number)` is the same
- * decimal (so writing it back stores the same value), else a `NumberValue` holding the text.
+ * A DynamoDB number's text as the value items carry: a `number` when `String(number)` gives back
+ * the very same text (so the number is written back byte for byte), else a `NumberValue` holding
+ * the text (`0.1000000000000000055511151231257827`, `9007199254740993`, `1E-130`, `-0`).
  */
 export function readNumber(text: string): ExactNumber {
   const n = Number(text);
-  if (Number.isFinite(n) && (Number.isSafeInteger(n) || !Number.isInteger(n) || n === 0) && canonicalDecimal(String(n)) === canonicalDecimal(text)) return n;
+  if (Number.isFinite(n) && String(n) === text && (Number.isSafeInteger(n) || !Number.isInteger(n))) return n;
   return NumberValue.from(text);
 }
 
 /** The value to write for a decimal string: same rule as `readNumber`. */
 export const exactNumber = readNumber;
+
+/**
+ * The JavaScript number of the same VALUE as a decimal text (`1.50` → 1.5, `1E-130` → 1e-130), or
+ * undefined when no JavaScript number has that value. Comparisons and hashes use it, so that `5`,
+ * `5n` and `NumberValue('5.0')` are one value.
+ */
+export function sameValueNumber(text: string): number | undefined {
+  const n = Number(text);
+  if (!Number.isFinite(n) || (Number.isInteger(n) && !Number.isSafeInteger(n))) return undefined;
+  return canonicalDecimal(String(n)) === canonicalDecimal(text) ? n : undefined;
+}
 
 /** True for a number the data plane carries: `number`, `bigint` or `NumberValue`. */
 export function isNumeric(v: unknown): v is number | bigint | NumberValue {

@@ -1,7 +1,7 @@
 import { toolError } from '../../errors';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { stableJson, type Item, type KeyNames } from '../item';
-import { canonicalNumber, readNumber } from '../numbers';
+import { canonicalNumber, sameValueNumber } from '../numbers';
 
 /**
  * A cheap, unambiguous string for the key of an item (or of a key object), for dedupe maps on the
@@ -34,6 +34,6 @@ function keyPart(value: unknown, name: string, table: string): string {
 
 /** A number key by value: the same id for `5`, `5n` and `NumberValue('5')`. */
 function numberPart(value: bigint | NumberValue): string {
-  const n = readNumber(String(value));
-  return typeof n === 'number' ? 'n' + String(n) : 'n' + canonicalNumber(n);
+  const n = sameValueNumber(String(value));
+  return n !== undefined ? 'n' + String(n) : 'n' + canonicalNumber(value);
 }

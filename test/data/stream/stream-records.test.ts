@@ -17,21 +17,18 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('readNumber', () => {
   it.each([
     ['0', 0],
-    ['-0', -0],
     ['42', 42],
     ['-17.25', -17.25],
     ['0.1', 0.1],
-    ['1.50', 1.5],
-    ['1E+3', 1000],
-    ['1E-130', 1e-130],
+    ['1e-130', 1e-130],
     ['9007199254740991', Number.MAX_SAFE_INTEGER],
     ['123456789.123456', 123456789.123456],
   ])('reads %s as the number %d', (text, value) => {
     expect(readNumber(text)).toBe(value);
   });
 
-  it.each(['9007199254740993', '12345678901234567890', '0.12345678901234567891', '1E+125', '3.141592653589793238', '0.1000000000000000055511151231257827', '9007199254740993.5'])(
-    'keeps %s as its exact text (a NumberValue), which a JavaScript number would change',
+  it.each(['9007199254740993', '12345678901234567890', '0.12345678901234567891', '1E+125', '3.141592653589793238', '0.1000000000000000055511151231257827', '9007199254740993.5', '1.50', '1E+3', '-0', '1E-130'])(
+    'keeps %s as its exact text (a NumberValue): a JavaScript number would change its value or its text',
     (text) => {
       const n = readNumber(text);
       expect(n).toBeInstanceOf(NumberValue);
