@@ -297,7 +297,7 @@ export class ChangeApplier {
   private async applyDecoded(run: KeyRun, record: ChangeRecord, targets: ChangeTargets, counts: Counts): Promise<void> {
     // RULE 6 (echoes), enforced here: a record of the other direction's own write is not applied
     // back (it would bounce between the tables); see echo.ts for why a per-write token.
-    if (isEcho(record, this.props.origin)) {
+    if (isEcho(record, this.props.origin, this.props.targetTable)) {
       counts.echoesSkipped++;
       return;
     }
@@ -306,7 +306,7 @@ export class ChangeApplier {
         counts.superseded++;
         return;
       }
-      const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber) };
+      const scope: WriteScope = { ownKey: run.keyString, token: writeToken(this.props.origin, record.sequenceNumber, this.props.sourceTable) };
       if (record.eventName === 'REMOVE') await this.applyRemove(run, record, scope, targets, counts);
       else await this.applyUpsert(run, record, scope, targets, counts);
     } finally {

@@ -13,7 +13,7 @@ import type { TargetReads } from './target-reads';
 export interface WriteScope {
   /** `stableJson` of the source key (META.source of what it produces). */
   readonly ownKey: string;
-  /** `<origin>:<sequenceNumber>` (echo.ts `writeToken`). */
+  /** `<origin>:<source table>:<sequenceNumber>` (echo.ts `writeToken`). */
   readonly token: string;
 }
 

@@ -5,7 +5,8 @@
  * without a marker every write would bounce back and be applied again (and a delete could be
  * undone by the echo of the stamp that preceded it).
  *
- * The marker is a per-write token, `<origin>:<sequenceNumber>` of the record being applied:
+ * The marker is a per-write token, `<origin>:<source table>:<sequenceNumber>` of the record being
+ * applied, naming the table the write came from:
  *   - every put the sync makes carries it in META.write;
  *   - before a delete, the sync stamps the item with it in META.deleting (a conditional update, only
  *     if the item still exists), then deletes it on condition that the stamp is still there, so the
@@ -16,6 +17,14 @@
  * alone would make that user write look like an echo and it would be lost. With a token, a write
  * of the other direction is recognised by its token being NEW (different from the old image's):
  * a user's UpdateItem leaves the token unchanged, and a user's PutItem drops it.
+ *
+ * Why the source table in the token: an echo is a write made by the sync that flows from OUR
+ * target into our source, nothing else. A table can take writes from a third release's sync: v1,
+ * the rollback target of v2, gets v2's writes through the reverse sync v2 → v1, while a release
+ * `fix` copied from v1 follows v1 forward. Judged by direction alone, the forward sync v1 → fix took
+ * those reverse-sync writes for echoes and skipped them, so `fix` never had them, and promoting it
+ * after a rollback to v1 lost them (found by the model-based lifecycle test). Tokens written before
+ * the table was named (`<origin>:<sequenceNumber>`) are still judged by direction.
  */
 import { META, stableJson, withoutMeta, type Item } from '../item';
 
@@ -29,9 +38,12 @@ export interface EchoCandidate {
   readonly oldImage?: Item;
 }
 
-/** The token a write made while applying the record `sequenceNumber` carries: `<origin>:<sequenceNumber>`. */
-export function writeToken(origin: SyncOrigin, sequenceNumber: string): string {
-  return `${origin}:${sequenceNumber}`;
+/**
+ * The token a write made while applying the record `sequenceNumber` of `sourceTable`'s stream
+ * carries: `<origin>:<sourceTable>:<sequenceNumber>` (table names hold no colon).
+ */
+export function writeToken(origin: SyncOrigin, sequenceNumber: string, sourceTable: string): string {
+  return `${origin}:${sourceTable}:${sequenceNumber}`;
 }
 
 /** The other direction's origin. */
@@ -40,8 +52,9 @@ export function otherOrigin(origin: SyncOrigin): SyncOrigin {
 }
 
 /**
- * True when `record` is the echo of a write that the OTHER direction's applier made (so an applier
- * with origin `ownOrigin` must skip it):
+ * True when `record` is the echo of a write that the OTHER direction's applier made — the one
+ * writing from `ownTarget` into the table we read — so an applier with origin `ownOrigin` writing
+ * to `ownTarget` must skip it:
  *   - INSERT / MODIFY: the new image carries a token of the other direction in META.write that
  *     differs from the old image's (the other side put the item), or likewise in META.deleting
  *     (the other side stamped the item before deleting it: applying that stamp's MODIFY would
@@ -54,12 +67,12 @@ export function otherOrigin(origin: SyncOrigin): SyncOrigin {
  *     replay the copy's images over newer writes on the old table.
  * Records of our own direction's writes cannot reach us (we do not read the table we write).
  */
-export function isEcho(record: EchoCandidate, ownOrigin: SyncOrigin): boolean {
-  const prefix = `${otherOrigin(ownOrigin)}:`;
-  if (record.eventName === 'REMOVE') return hasPrefix(record.oldImage?.[META.deleting], prefix);
+export function isEcho(record: EchoCandidate, ownOrigin: SyncOrigin, ownTarget: string): boolean {
+  const mine = (token: unknown): boolean => isTokenFrom(token, otherOrigin(ownOrigin), ownTarget);
+  if (record.eventName === 'REMOVE') return mine(record.oldImage?.[META.deleting]);
   const fresh = (attribute: string): boolean => {
     const token = record.newImage?.[attribute];
-    return hasPrefix(token, prefix) && token !== record.oldImage?.[attribute];
+    return mine(token) && token !== record.oldImage?.[attribute];
   };
   return fresh(META.write) || fresh(META.deleting) || (ownOrigin === 'reverse' && isCopyWrite(record));
 }
@@ -72,6 +85,9 @@ function isCopyWrite(record: EchoCandidate): boolean {
   return stableJson(withoutMeta(record.oldImage)) === stableJson(withoutMeta(image));
 }
 
-function hasPrefix(value: unknown, prefix: string): boolean {
-  return typeof value === 'string' && value.startsWith(prefix);
+/** A token written by the `origin` applier that read `table`'s stream (or, legacy, by any `origin` applier). */
+function isTokenFrom(token: unknown, origin: SyncOrigin, table: string): boolean {
+  if (typeof token !== 'string' || !token.startsWith(`${origin}:`)) return false;
+  const parts = token.split(':');
+  return parts.length === 2 || parts[1] === table;
 }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { META, keyString, stableJson, withoutMeta, type Item, type Key } from '../../../lib/data/item';
 import { MigrationChain } from '../../../lib/data/migrations/chain';
 import type { Migration } from '../../../lib/data/migrations/migration';
-import { ChangeApplier, KEY_HELD, REMOVE_UNRESOLVED, SHARED_CONFLICT, type ApplyBatchResult } from '../../../lib/data/stream/change-applier';
+import { ChangeApplier, IMAGE_UNDECODABLE, KEY_HELD, REMOVE_UNRESOLVED, SHARED_CONFLICT, type ApplyBatchResult } from '../../../lib/data/stream/change-applier';
 import type { ChangeRecord } from '../../../lib/data/stream/change-record';
 import { isEcho, type SyncOrigin } from '../../../lib/data/stream/echo';
 import { DATA_IO, RecordingIoHost } from '../../../lib/io';
@@ -152,7 +152,7 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     for (const item of Object.values(raw)) {
       expect(item[META.source]).toBe(stableJson({ pk: us.pk, sk: us.sk }));
       expect(item[META.origin]).toBe('sync');
-      expect(item[META.write]).toBe(`sync:${insert.sequenceNumber}`);
+      expect(item[META.write]).toBe(`sync:${w.source.table}:${insert.sequenceNumber}`);
     }
     expect(typeof raw['PRODUCT#0000001|PRODUCT'][META.contentHash]).toBe('string');
     expect(w.io.withCode(DATA_IO.SYNC_D5100.code)).toHaveLength(1);
@@ -427,6 +427,23 @@ describe('ChangeApplier (forward sync through products v1 → v2)', () => {
     expect(await w.applier().applyBatch([back])).toMatchObject({ applied: 1, deadLetters: 0 });
   });
 
+  it('dead-letters a record whose image did not decode, holds its key, and applies the other keys', async () => {
+    // GIVEN a record marked undecodable by the reader and a good record of another key
+    const w = await world();
+    const good = await w.source.put(channel('0000012', 'US'));
+    const bad = await w.source.put(channel('0000013', 'US'));
+    const undecodable = { ...bad, newImage: undefined, undecodable: { error: 'stream record 42 of shard s: an image does not decode', image: { raw: '{}' } } };
+    const later = await w.source.put(channel('0000013', 'US', { price: 1 }));
+
+    // WHEN they are applied
+    const r = await w.applier().applyBatch([undecodable, good, later]);
+
+    // THEN the bad one and the later record of its key are dead letters; the good key is applied
+    expect(r).toMatchObject({ applied: 1, deadLetters: 2 });
+    expect(await w.deadLetters.get(stableJson({ pk: 'PRODUCT#0000013', sk: 'CHANNEL#US' }))).toMatchObject({ errorCode: IMAGE_UNDECODABLE, sequenceNumber: bad.sequenceNumber, occurrences: 2 });
+    expect(Object.keys(await w.targetItems()).sort()).toEqual(['PRODUCT#0000012|LISTING#US', 'PRODUCT#0000012|PRODUCT']);
+  });
+
   it('a REMOVE whose old image does not migrate cannot say what to delete: REMOVE_UNRESOLVED, nothing deleted', async () => {
     const w = await world();
     const poison = await w.source.put({ pk: 'PRODUCT#P1', sk: 'CHANNEL#US', title: 42 });
@@ -598,10 +615,12 @@ describe('echo suppression', () => {
     const syncRecords = records.slice(0, -2);
     expect(userRecords.map((r) => `${r.eventName} ${String(r.keys.sk)}`)).toEqual(['MODIFY LISTING#GB', 'MODIFY PRODUCT']);
     const removed = records.find((r) => r.eventName === 'REMOVE')!;
-    expect(removed.oldImage?.[META.deleting]).toBe(`sync:${remove.sequenceNumber}`);
-    expect(syncRecords.map((r) => isEcho(r, 'reverse'))).toEqual(syncRecords.map(() => true));
-    expect(syncRecords.map((r) => isEcho(r, 'sync'))).toEqual(syncRecords.map(() => false));
-    expect(userRecords.map((r) => isEcho(r, 'reverse'))).toEqual([false, false]);
+    expect(removed.oldImage?.[META.deleting]).toBe(`sync:${w.source.table}:${remove.sequenceNumber}`);
+    expect(syncRecords.map((r) => isEcho(r, 'reverse', w.source.table))).toEqual(syncRecords.map(() => true));
+    expect(syncRecords.map((r) => isEcho(r, 'sync', w.source.table))).toEqual(syncRecords.map(() => false));
+    expect(userRecords.map((r) => isEcho(r, 'reverse', w.source.table))).toEqual([false, false]);
+    // A reverse sync from this table to a release other than the one that wrote them: not echoes
+    expect(syncRecords.map((r) => isEcho(r, 'reverse', 'another-table'))).toEqual(syncRecords.map(() => false));
 
     // AND a reverse applier given the whole stream skips the echoes and applies the user's price change
     const reverse = new ChangeApplier({
@@ -622,17 +641,26 @@ describe('echo suppression', () => {
     expect((await doc.send(new GetCommand({ TableName: w.source.table, Key: { pk: 'PRODUCT#0000012', sk: 'CHANNEL#US' }, ConsistentRead: true }))).Item).toBeUndefined();
   });
 
-  it('isEcho: new tokens of the other direction are echoes; unchanged, dropped or own tokens are not', () => {
+  it('isEcho: new tokens of the other direction from our own target are echoes; unchanged, dropped, own or third-table tokens are not', () => {
     const base = { pk: 'a', sk: 'b' };
     const rec = (eventName: ChangeRecord['eventName'], newImage?: Item, oldImage?: Item) => ({ eventName, newImage, oldImage });
-    expect(isEcho(rec('INSERT', { ...base, [META.write]: 'sync:1' }), 'reverse')).toBe(true);
-    expect(isEcho(rec('INSERT', { ...base, [META.write]: 'sync:1' }), 'sync')).toBe(false);
-    expect(isEcho(rec('MODIFY', { ...base, [META.write]: 'sync:2' }, { ...base, [META.write]: 'sync:1' }), 'reverse')).toBe(true);
-    expect(isEcho(rec('MODIFY', { ...base, x: 1, [META.write]: 'sync:1' }, { ...base, [META.write]: 'sync:1' }), 'reverse')).toBe(false);
-    expect(isEcho(rec('MODIFY', { ...base, x: 1 }, { ...base, [META.write]: 'sync:1' }), 'reverse')).toBe(false);
-    expect(isEcho(rec('MODIFY', { ...base, [META.write]: 'sync:1', [META.deleting]: 'sync:3' }, { ...base, [META.write]: 'sync:1' }), 'reverse')).toBe(true);
-    expect(isEcho(rec('REMOVE', undefined, { ...base, [META.deleting]: 'sync:3' }), 'reverse')).toBe(true);
-    expect(isEcho(rec('REMOVE', undefined, { ...base, [META.write]: 'sync:1' }), 'reverse')).toBe(false);
+    // A reverse sync T → S (reading T, writing S) meets tokens of the forward sync S → T.
+    const echo = (r: ReturnType<typeof rec>) => isEcho(r, 'reverse', 'S');
+    expect(echo(rec('INSERT', { ...base, [META.write]: 'sync:S:1' }))).toBe(true);
+    expect(isEcho(rec('INSERT', { ...base, [META.write]: 'sync:S:1' }), 'sync', 'S')).toBe(false);
+    expect(echo(rec('MODIFY', { ...base, [META.write]: 'sync:S:2' }, { ...base, [META.write]: 'sync:S:1' }))).toBe(true);
+    expect(echo(rec('MODIFY', { ...base, x: 1, [META.write]: 'sync:S:1' }, { ...base, [META.write]: 'sync:S:1' }))).toBe(false);
+    expect(echo(rec('MODIFY', { ...base, x: 1 }, { ...base, [META.write]: 'sync:S:1' }))).toBe(false);
+    expect(echo(rec('MODIFY', { ...base, [META.write]: 'sync:S:1', [META.deleting]: 'sync:S:3' }, { ...base, [META.write]: 'sync:S:1' }))).toBe(true);
+    expect(echo(rec('REMOVE', undefined, { ...base, [META.deleting]: 'sync:S:3' }))).toBe(true);
+    expect(echo(rec('REMOVE', undefined, { ...base, [META.write]: 'sync:S:1' }))).toBe(false);
+    // Written by a sync from a third table (v2 → v1 while v1 → fix reads v1): applied, not skipped.
+    expect(isEcho(rec('INSERT', { ...base, [META.write]: 'reverse:V2:1' }), 'sync', 'FIX')).toBe(false);
+    expect(isEcho(rec('REMOVE', undefined, { ...base, [META.deleting]: 'reverse:V2:3' }), 'sync', 'FIX')).toBe(false);
+    expect(isEcho(rec('INSERT', { ...base, [META.write]: 'reverse:FIX:1' }), 'sync', 'FIX')).toBe(true);
+    // Tokens written before they named their table are judged by direction, as then.
+    expect(echo(rec('INSERT', { ...base, [META.write]: 'sync:1' }))).toBe(true);
+    expect(isEcho(rec('INSERT', { ...base, [META.write]: 'sync:1' }), 'sync', 'S')).toBe(false);
   });
 });
 
