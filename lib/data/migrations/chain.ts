@@ -367,9 +367,10 @@ export class MigrationChain {
       }
       if (!parsed.success) {
         const issues = parsed.error.issues;
+        const named = closestIssues(issues);
         throw new MigrationItemError({
           code: SCHEMA_INVALID,
-          message: `${where} returned an item that fails its ${this.direction === 'up' ? 'schema' : 'downSchema'} for ${this.describe(input)}: ${issues
+          message: `${where} returned an item that fails its ${this.direction === 'up' ? 'schema' : 'downSchema'} for ${this.describe(input)}: ${named
             .slice(0, 5)
             .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(item)'}: ${issue.message.toLowerCase()} (got ${describeValue(valueAt(item, issue.path))})`)
             .join('; ')}`,
@@ -443,6 +444,31 @@ function stripMeta(item: Item): Item {
     }
   }
   return item;
+}
+
+/** A zod issue as far as these messages read it. */
+interface Issue {
+  readonly code?: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly errors?: ReadonlyArray<readonly Issue[]>;
+}
+
+/**
+ * Issues that name fields: a union's "invalid input" replaced by the issues of its closest branch
+ * (the one with the fewest), paths prefixed, so the message says which field and which value.
+ */
+function closestIssues(issues: readonly Issue[]): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {
+      const best = [...issue.errors].sort((a, b) => a.length - b.length)[0]!;
+      out.push(...closestIssues(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }))));
+    } else {
+      out.push(issue);
+    }
+  }
+  return out;
 }
 
 /** The value at a zod issue's path in an item. */

@@ -20,6 +20,16 @@ export type MigrationResult = Item | readonly Item[] | null | undefined;
  * One versioned step of a table's data. Version N's migration turns version N-1 items into
  * version N items. Most are pure functions of one item; a migration may be async and read through
  * the context (merges, joins).
+ *
+ * Numbers (lib/data/numbers.ts): an item's number is a plain JavaScript `number` when that number
+ * is exactly the stored text (prices, counts, years, `0.5`), and a `NumberValue` holding the
+ * decimal text otherwise (38-digit decimals, integers beyond 2^53, `1E-130`). Passing a value
+ * through unchanged is always exact. To compute with a number that may be large, read its text with
+ * `exactText(item.n)` (BigInt or a decimal library) and write the result with `exactNumber(text)`
+ * or as a `bigint`. An output number that lost digits of its input (`Number(item.id)` on a 20-digit
+ * id, or any integer beyond 2^53 as a JavaScript number) makes the item a NUMBER_PRECISION dead
+ * letter, never a silent change. A zod `z.number()` refuses a `NumberValue`: such an item fails
+ * the schema (a dead letter) instead of being rounded.
  */
 export interface Migration {
   /** The logical table (as in release/tables.ts). */

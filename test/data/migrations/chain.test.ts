@@ -1,6 +1,8 @@
 import { createHook } from 'node:async_hooks';
 import { describe, expect, it, vi } from 'vitest';
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { exactNumber, exactText } from '../../../lib/data/numbers';
 import { ReleaseError } from '../../../lib/errors';
 import type { Item } from '../../../lib/data/item';
 import {
@@ -10,6 +12,7 @@ import {
   MigrationChain,
   MigrationItemError,
   SCHEMA_INVALID,
+  NUMBER_PRECISION,
   isMigrationItemError,
 } from '../../../lib/data/migrations/chain';
 import type { Migration, MigrationContext } from '../../../lib/data/migrations/migration';
@@ -132,6 +135,27 @@ describe('MigrationChain: item errors (dead letters)', () => {
     const chain = chainOf(migration(2, async () => Promise.reject(new Error('no'))));
     const err = await itemRejectionOf(chain.apply({ pk: 'p', sk: 's' }, noReads));
     expect(err.code).toBe(MIGRATION_THREW);
+  });
+
+  it('names the field and its value in a schema failure, inside a union too', () => {
+    // GIVEN a union schema (as the catalog's v2) and a listing whose price is not an integer
+    const schema = z.union([z.object({ sk: z.literal('PRODUCT'), title: z.string() }), z.object({ sk: z.literal('LISTING'), price: z.number().int() })]);
+    const chain = chainOf(migration(2, (item) => item, { schema }));
+    // WHEN it is migrated
+    const err = itemErrorOf(() => chain.applySync({ pk: 'p', sk: 'LISTING', price: 12.5 }));
+    // THEN the message names price and 12.5, not "invalid input"
+    expect(err.code).toBe(SCHEMA_INVALID);
+    expect(err.message).toMatch(/price: .*\(got number 12\.5\)/);
+  });
+
+  it('refuses an output number that lost digits (NUMBER_PRECISION), and passes exact numbers through', () => {
+    const big = NumberValue.from('12345678901234567890');
+    const lossy = chainOf(migration(2, (item) => ({ ...item, n: Number(exactText(item.n)) })));
+    expect(itemErrorOf(() => lossy.applySync({ pk: 'p', sk: 's', n: big })).code).toBe(NUMBER_PRECISION);
+    expect(itemErrorOf(() => lossy.applySync({ pk: 'p', sk: 's', n: NumberValue.from('0.1000000000000000055511151231257827') })).code).toBe(NUMBER_PRECISION);
+    const exact = chainOf(migration(2, (item) => ({ ...item, n: exactNumber((BigInt(exactText(item.n)) * 2n).toString()) })));
+    expect(exact.applySync({ pk: 'p', sk: 's', n: big })).toEqual([{ pk: 'p', sk: 's', n: NumberValue.from('24691357802469135780') }]);
+    expect(exact.applySync({ pk: 'p', sk: 's', n: 21 })).toEqual([{ pk: 'p', sk: 's', n: 42 }]);
   });
 
   it('checks every output against the step schema: SCHEMA_INVALID with the zod issues', async () => {
