@@ -40,6 +40,7 @@ export interface RedriveResult {
  */
 export async function redriveDeadLetters(props: RedriveProps): Promise<RedriveResult> {
   const doc = createItemClient(props.dynamodb ?? new DynamoDBClient({}));
+  await props.ledger.assertExists();
   const deadLetters = new DeadLetters(props.ledger, props.jobId);
   const writer = new PageWriter({
     client: doc,

@@ -35,7 +35,9 @@ export const LEDGER_SCHEMA = {
  * unchanged instead of throwing or losing digits. Undefined fields are dropped on write.
  */
 export const LEDGER_TRANSLATE_CONFIG: TranslateConfig = {
-  marshallOptions: { removeUndefinedValues: true },
+  // allowImpreciseNumbers lets a stored image's number set mix plain numbers and NumberValues (the
+  // marshaller then writes each NumberValue's text); the ledger's own numbers are all safe integers.
+  marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true },
   unmarshallOptions: { wrapNumbers: exactNumber },
 };
 

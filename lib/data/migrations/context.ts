@@ -7,7 +7,7 @@
  * retried with capped exponential backoff and full jitter; a key still unprocessed after the last
  * attempt rejects its `get` (the migration throws, the item is dead-lettered, nothing is dropped).
  */
-import { BatchGetCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, paginateQuery, type DynamoDBDocumentClient, type NumberValue } from '@aws-sdk/lib-dynamodb';
 import { toolError, userError } from '../../errors';
 import { keyOf, keyString, withoutMeta, type Item, type Key, type KeyNames } from '../item';
 import { Backoff, type BackoffOptions } from '../retry';
@@ -104,7 +104,7 @@ export class BatchingMigrationContext implements MigrationContext {
     });
   }
 
-  public async queryPartition(partitionKeyValue: string | number): Promise<Item[]> {
+  public async queryPartition(partitionKeyValue: string | number | NumberValue | Uint8Array): Promise<Item[]> {
     const items: Item[] = [];
     const pages = paginateQuery(
       { client: this.client, ...(this.queryPageSize ? { pageSize: this.queryPageSize } : {}) },

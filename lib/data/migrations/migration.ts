@@ -1,3 +1,4 @@
+import type { NumberValue } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import type { Item, Key } from '../item';
 
@@ -10,7 +11,7 @@ export interface MigrationContext {
   /** One item by its full key, or undefined. */
   get(key: Key): Promise<Item | undefined>;
   /** Every item under one partition key value (a Query), in sort-key order. */
-  queryPartition(partitionKeyValue: string | number): Promise<Item[]>;
+  queryPartition(partitionKeyValue: string | number | NumberValue | Uint8Array): Promise<Item[]>;
 }
 
 /** What `up`/`down` return: one item, several (a split), or nothing (the item is dropped). */
