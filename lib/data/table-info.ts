@@ -128,3 +128,21 @@ export function assertKeyValueTypes(item: Item, info: TableInfo, role: string): 
     }
   }
 }
+
+/**
+ * Why an output item cannot be written to a table keyed with `types` (a key value of another
+ * type), or undefined. The copy and the sync check every output with it before writing, so one
+ * such item is a dead letter instead of a refused batch.
+ */
+export function keyTypeProblem(item: Item, names: KeyNames, types: KeyTypes): string | undefined {
+  for (const which of ['partitionKey', 'sortKey'] as const) {
+    const name = names[which];
+    const want = types[which];
+    if (!name || !want || item[name] === undefined) continue;
+    const have = keyValueType(item[name]);
+    if (have !== want) {
+      return `key attribute "${name}" is ${JSON.stringify(String(item[name]))} (${have ? TYPE_WORD[have] : typeof item[name]}), the target table keys it as ${want} (${TYPE_WORD[want]})`;
+    }
+  }
+  return undefined;
+}

@@ -10,7 +10,7 @@ import { parseStableJson, type Item, type KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import { preflight, type PreflightProps } from '../preflight';
-import type { TableInfo } from '../table-info';
+import type { KeyTypes, TableInfo } from '../table-info';
 import { scanSegmentsFor } from '../scan-segments';
 import { BatchWriter } from '../write/batch-writer';
 import { SharedItemWriter } from '../write/shared-writer';
@@ -104,6 +104,8 @@ export class CopyJob {
   private readonly pageWriter: PageWriter;
   private readonly meter = new ProgressMeter();
   private sourceInfo?: TableInfo;
+  /** The target table's key types (from prepare): outputs are checked against them before writing. */
+  private targetKeyTypes?: KeyTypes;
   /** False when the job copies over items that were in the target before it: always conditional. */
   private trustPartitionLocal = true;
   private totalSegments = 0;
@@ -139,8 +141,9 @@ export class CopyJob {
    */
   public async prepare(): Promise<void> {
     const { props } = this;
-    const { source } = await preflight({ dynamodb: this.dynamodb, doc: this.doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
+    const { source, target } = await preflight({ dynamodb: this.dynamodb, doc: this.doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
     this.sourceInfo = source;
+    this.targetKeyTypes = target.keyTypes;
 
     const existing = await this.tasks.getJob();
     const foreignItems = !existing && (await this.hasItems(props.targetTable));
@@ -240,7 +243,7 @@ export class CopyJob {
       let itemsWritten = segment.itemsWritten;
       for await (const page of this.scanPages(n, segment.cursor)) {
         if (lost) throw leaseLostMarker;
-        const migrated = await migratePage(page.items, this.props.chain, ctx, this.props.keyNames);
+        const migrated = await migratePage(page.items, this.props.chain, ctx, this.props.keyNames, this.targetKeyTypes);
         // The first page after a resume, a retry or a takeover may hold the tail of a partition whose
         // head was written before: its shared items go through conditional writes.
         const written = await this.pageWriter.write(migrated, this.trustPartitionLocal && !firstPageAfterResume);

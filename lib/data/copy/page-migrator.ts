@@ -4,6 +4,7 @@ import type { MigrationContext } from '../migrations/migration';
 import { META, keyString, type Item, type KeyNames } from '../item';
 import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
 import { contentHash } from '../write/shared-writer';
+import { keyTypeProblem, type KeyTypes } from '../table-info';
 import { messageOf } from '../../errors';
 
 /** What one source item became. */
@@ -39,6 +40,8 @@ export async function migratePage(
   chain: MigrationChain,
   ctx: MigrationContext,
   sourceKeys: KeyNames,
+  /** The target table's key types: an output with a key value of another type is a dead letter. @default - not checked */
+  targetKeyTypes?: KeyTypes,
 ): Promise<MigratedPage> {
   const sources: MigratedSource[] = [];
   const failures: MigrationFailure[] = [];
@@ -48,6 +51,11 @@ export async function migratePage(
     const unique: Item[] = [];
     const shared: Item[] = [];
     for (const out of outputs) {
+      const keyProblem = targetKeyTypes && keyTypeProblem(out, chain.keyNames, targetKeyTypes);
+      if (keyProblem) {
+        failures.push({ source, sourceKey, code: 'KEY_TYPE_MISMATCH', error: `migrated item ${keyString(out, chain.keyNames)}: ${keyProblem}` });
+        return;
+      }
       const stamped: Item = chain.isShared(out)
         ? { ...out, [META.source]: sourceKey, [META.origin]: 'copy', [META.contentHash]: contentHash(out) }
         : { ...out, [META.source]: sourceKey, [META.origin]: 'copy' };

@@ -17,6 +17,7 @@ import { isMigrationItemError } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { BatchWriter, isInvalidRequest } from '../write/batch-writer';
+import { KEY_TYPE_MISMATCH, keyTypeProblem, type KeyTypes } from '../table-info';
 import { Limiter } from '../write/limiter';
 import { SharedItemWriter, type SharedWriteOutcome } from '../write/shared-writer';
 import { ChangeTargets, migrateItem, type ChangeTargetsProps, type WriteScope } from './change-targets';
@@ -79,6 +80,8 @@ export interface ChangeApplierProps {
    * one goes as a conditional PutItem instead. @default - a SharedItemWriter on `client`, groups of 25
    */
   readonly sharedWriter?: SharedItemWriter;
+  /** The target table's key types: an output with a key value of another type is a dead letter. @default - not checked */
+  readonly targetKeyTypes?: KeyTypes;
 }
 
 export interface ApplyBatchResult {
@@ -257,6 +260,10 @@ export class ChangeApplier {
     // record of the key then finds the dead letter gone (a consistent read) and applies again.
     // Applying a later record past a failed one would be wrong for key-changing migrations: the
     // later record's old image is the failed one, so the stale targets of the earlier one would stay.
+    if (!record.undecodable && isEcho(record, this.props.origin, this.props.targetTable)) {
+      counts.echoesSkipped++; // RULE 6 below; an echo is never held
+      return;
+    }
     const held = (await this.heldKeys()).get(run.keyString);
     if (held && (await this.stillHeld(run.keyString))) {
       await this.holdRecord(run, record, held, counts);
@@ -377,6 +384,11 @@ export class ChangeApplier {
     const shared: Item[] = [];
     const unique: Item[] = [];
     for (const out of outputs) {
+      const keyProblem = this.props.targetKeyTypes && keyTypeProblem(out, this.props.keyNames, this.props.targetKeyTypes);
+      if (keyProblem) {
+        await this.deadLetter(run, record, KEY_TYPE_MISMATCH, `migrated item ${keyString(out, this.props.keyNames)}: ${keyProblem}`, image, counts);
+        return;
+      }
       const item = targets.stamp(out, scope.ownKey, scope.token);
       const size = itemSizeBytes(item) + DELETE_STAMP_BYTES; // as written, plus a later delete stamp
       if (size > MAX_ITEM_BYTES) {

@@ -97,7 +97,7 @@ export class TableSync {
     const dynamodb = props.dynamodb ?? new DynamoDBClient({});
     const streams = props.streams ?? new DynamoDBStreamsClient({});
     const doc = createItemClient(dynamodb);
-    await preflight({ dynamodb, doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
+    const { target } = await preflight({ dynamodb, doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
     const streamArn = await this.streamArn(dynamodb, streams);
     const deadLetters = new DeadLetters(props.ledger, props.copyJobId ?? props.syncId);
     const applier = new ChangeApplier({
@@ -110,6 +110,7 @@ export class TableSync {
       deadLetters,
       origin: props.origin ?? 'sync',
       versionAttribute: props.versionAttribute,
+      targetKeyTypes: target.keyTypes,
     });
     const leases = props.leases
       ? new ShardLeaseKeeper({ ...props.leases, ioHost: props.ioHost, leases: new ShardLeases(props.ledger, props.syncId), clock: () => props.ledger.now() })
