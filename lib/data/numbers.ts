@@ -87,6 +87,29 @@ export function canonicalNumber(v: number | bigint | NumberValue): string {
   return canonicalDecimal(exactText(v)) ?? exactText(v);
 }
 
+/** Compares two numbers exactly (any of number, bigint, NumberValue): negative, 0 or positive. */
+export function compareNumbers(a: number | bigint | NumberValue, b: number | bigint | NumberValue): number {
+  const x = parts(canonicalNumber(a));
+  const y = parts(canonicalNumber(b));
+  if (x.sign !== y.sign) return x.sign - y.sign;
+  if (x.sign === 0) return 0;
+  // Same sign: compare magnitudes by the power of the leading digit, then digit by digit.
+  let m = x.lead - y.lead;
+  if (m === 0) {
+    const width = Math.max(x.digits.length, y.digits.length);
+    const dx = x.digits.padEnd(width, '0');
+    const dy = y.digits.padEnd(width, '0');
+    m = dx < dy ? -1 : dx > dy ? 1 : 0;
+  }
+  return x.sign * m;
+}
+
+function parts(canonical: string): { sign: number; digits: string; lead: number } {
+  if (canonical === '0') return { sign: 0, digits: '', lead: 0 };
+  const m = /^(-?)(\d+)e(-?\d+)$/.exec(canonical)!;
+  return { sign: m[1] === '-' ? -1 : 1, digits: m[2]!, lead: Number(m[3]) + m[2]!.length };
+}
+
 /**
  * Where an output item lost precision: a JavaScript number that is an integer beyond 2^53 (its
  * digits are already gone), a non-finite number, or a number at a path where the input held a

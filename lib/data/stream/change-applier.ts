@@ -18,6 +18,7 @@ import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { BatchWriter, isInvalidRequest } from '../write/batch-writer';
 import { KEY_TYPE_MISMATCH, keyTypeProblem, type KeyTypes } from '../table-info';
+import { compareNumbers, isNumeric } from '../numbers';
 import { Limiter } from '../write/limiter';
 import { SharedItemWriter, type SharedWriteOutcome } from '../write/shared-writer';
 import { ChangeTargets, migrateItem, type ChangeTargetsProps, type WriteScope } from './change-targets';
@@ -344,10 +345,10 @@ export class ChangeApplier {
       return false; // the apply dead-letters it
     }
     for (const out of outputs) {
-      const incoming = out[attribute];
-      if (typeof incoming !== 'number') continue;
-      const held = (await targets.read(keyOf(out, this.props.keyNames)))?.[attribute];
-      if (typeof held === 'number' && held > incoming) return true;
+      const incoming: unknown = out[attribute];
+      if (!isNumeric(incoming)) continue;
+      const held: unknown = (await targets.read(keyOf(out, this.props.keyNames)))?.[attribute];
+      if (isNumeric(held) && compareNumbers(held, incoming) > 0) return true; // exact, 20-digit versions too
     }
     return false;
   }
