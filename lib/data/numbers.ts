@@ -112,8 +112,9 @@ function parts(canonical: string): { sign: number; digits: string; lead: number 
 
 /**
  * Where an output item lost precision: a JavaScript number that is an integer beyond 2^53 (its
- * digits are already gone), a non-finite number, or a number at a path where the input held a
- * NumberValue of a different value (`Number(item.id)` on a 20-digit id). Undefined when exact.
+ * digits are already gone), a non-finite number, or, at a path where the input held a NumberValue,
+ * the JavaScript number that input rounds to (`Number(item.id)` on a 20-digit id, a schema that
+ * coerces). Undefined when exact. A deliberately different value is not judged.
  */
 export function numberPrecisionLoss(input: unknown, output: unknown, path = ''): string | undefined {
   if (typeof output === 'number') {
@@ -121,7 +122,9 @@ export function numberPrecisionLoss(input: unknown, output: unknown, path = ''):
     if (Number.isInteger(output) && !Number.isSafeInteger(output)) {
       return `${path || 'value'} is the JavaScript number ${output}, an integer beyond 2^53 whose digits are lost; write it with exactNumber(text) or as a bigint`;
     }
-    if (input instanceof NumberValue && canonicalNumber(input) !== canonicalNumber(output)) {
+    // The signature of a lossy conversion: the output is exactly Number(<input text>), a different
+    // value. A deliberate new value (a computed price) is not judged.
+    if (input instanceof NumberValue && Number(input.toString()) === output && canonicalNumber(input) !== canonicalNumber(output)) {
       return `${path || 'value'} was ${input.toString()} and became the JavaScript number ${output}; carry it with exactText/exactNumber`;
     }
     return undefined;

@@ -55,6 +55,8 @@ describe('exact numbers', () => {
     expect(numberPrecisionLoss({ a: { b: [big] } }, { a: { b: [Number(big.toString())] } })).toMatch(/^a\.b\[0\]/);
     expect(numberPrecisionLoss({}, { n: 2 ** 60 })).toMatch(/beyond 2\^53/);
     expect(numberPrecisionLoss({ n: big }, { n: big, m: 0.1, s: new Set([1, 2]) })).toBeUndefined();
+    // a deliberately new value computed from an exact one is not judged
+    expect(numberPrecisionLoss({ p: NumberValue.from('12.345678901234567890') }, { p: 1235 })).toBeUndefined();
   });
 
   it('sizes numbers by base-100 digits, and items as written', () => {
