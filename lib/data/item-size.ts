@@ -8,10 +8,11 @@ export const MAX_ITEM_BYTES = 400 * 1024;
 
 /**
  * Bytes a stream-synced item must keep free for the delete stamp the sync may add later
- * (`_ssDeleting` = `<origin>:<sequence number>`, lib/data/stream/echo.ts): the stamp is an update
- * of the stored item, which must fit too. Sequence numbers are at most 40 digits; room for 64.
+ * (`_ssDeleting` = `<origin>:<source table>:<sequence number>`, lib/data/stream/echo.ts): the stamp
+ * is an update of the stored item, which must fit too. Table names are at most 255 bytes and
+ * sequence numbers at most 40 digits (room for 64).
  */
-export const DELETE_STAMP_BYTES = Buffer.byteLength(META.deleting) + 'reverse:'.length + 64;
+export const DELETE_STAMP_BYTES = Buffer.byteLength(META.deleting) + 'reverse:'.length + 255 + 1 + 64;
 
 /**
  * The size DynamoDB charges an item, per its documented rules, computed on the item exactly as it
