@@ -149,6 +149,11 @@ export class DeadLetters {
     return toDeadLetter(out.Attributes!);
   }
 
+  /** One LEDGER_MISSING user error line when the ledger table does not exist (see Ledger.assertExists). */
+  public assertLedgerExists(): Promise<void> {
+    return this.ledger.assertExists();
+  }
+
   public async get(keyString: string): Promise<DeadLetter | undefined> {
     const out = await this.ledger.client.send(
       new GetCommand({ TableName: this.ledger.tableName, Key: { pk: this.pk, sk: deadLetterSk(keyString) }, ConsistentRead: true }),

@@ -105,6 +105,7 @@ class CopyVerifier {
 
   public async run(): Promise<VerifyResult> {
     if (this.props.deadLetters) {
+      await this.props.deadLetters.assertLedgerExists();
       for (const dl of await this.props.deadLetters.list()) this.deadLetterKeys.add(dl.keyString);
     }
     const settleMs = this.props.settleMs ?? 0;
