@@ -16,6 +16,7 @@ import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { createItemClient } from '../numbers';
+import { schemaIssuesText } from '../migrations/chain';
 
 /** The chain given is not a down chain. */
 export const COMPAT_NOT_DOWN = 'COMPAT_NOT_DOWN';
@@ -94,7 +95,7 @@ export async function checkBackwardCompatibility(props: BackwardCompatProps): Pr
       for (const out of outputs) {
         const parsed = props.previousSchema.safeParse(withoutMeta(out));
         if (!parsed.success) {
-          const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(item)'}: ${i.message}`).join('; ');
+          const issues = schemaIssuesText(parsed.error.issues, withoutMeta(out));
           fail(item, `down output ${keyString(out, props.keyNames)} fails the previous schema: ${issues}`);
           return;
         }

@@ -367,13 +367,9 @@ export class MigrationChain {
       }
       if (!parsed.success) {
         const issues = parsed.error.issues;
-        const named = closestIssues(issues);
         throw new MigrationItemError({
           code: SCHEMA_INVALID,
-          message: `${where} returned an item that fails its ${this.direction === 'up' ? 'schema' : 'downSchema'} for ${this.describe(input)}: ${named
-            .slice(0, 5)
-            .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(item)'}: ${issue.message.toLowerCase()} (got ${describeValue(valueAt(item, issue.path))})`)
-            .join('; ')}`,
+          message: `${where} returned an item that fails its ${this.direction === 'up' ? 'schema' : 'downSchema'} for ${this.describe(input)}: ${schemaIssuesText(issues, item)}`,
           table,
           version,
           direction: this.direction,
@@ -444,6 +440,17 @@ function stripMeta(item: Item): Item {
     }
   }
   return item;
+}
+
+/**
+ * zod issues as one line that names each field and its value (`price: expected int, received
+ * number (got number 12.5)`); a union's issues are those of its closest branch. At most 5.
+ */
+export function schemaIssuesText(issues: readonly Issue[], item: unknown): string {
+  return closestIssues(issues)
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(item)'}: ${issue.message.toLowerCase()} (got ${describeValue(valueAt(item, issue.path))})`)
+    .join('; ');
 }
 
 /** A zod issue as far as these messages read it. */
