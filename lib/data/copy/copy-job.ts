@@ -158,7 +158,7 @@ export class CopyJob {
       targetTable: props.targetTable,
       // T0: the stream every change from now on lands in. The sync that follows this copy checks
       // it is still the same stream (a stream turned off and on again lost the changes in between).
-      meta: { targetHadItems: foreignItems, ...(source.streamArn ? { streamArn: source.streamArn, streamCapturedAt: new Date().toISOString() } : {}) },
+      meta: { targetHadItems: foreignItems, targetKeyTypes: target.keyTypes, ...(source.streamArn ? { streamArn: source.streamArn, streamCapturedAt: new Date().toISOString() } : {}) },
     });
     this.totalSegments = job.totalSegments;
     // A DEAD segment is retried when the copy is run again (from its cursor, with fresh attempts).

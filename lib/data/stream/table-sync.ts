@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
-import { DeadLetters, SegmentTasks, ShardCheckpoints, ShardLeases, type Ledger } from '../../ledger';
+import { DeadLetters, SegmentTasks, ShardCheckpoints, ShardLeases, type CopyJob as CopyJobRecord, type Ledger } from '../../ledger';
 import type { KeyNames } from '../item';
 import type { MigrationChain } from '../migrations/chain';
 import { ChangeApplier, type ApplyBatchResult } from './change-applier';
@@ -12,7 +12,8 @@ import { captureStreamPositions } from './stream-positions';
 import { StreamReader, type StreamLag, type StreamRunResult } from './stream-reader';
 import type { StreamRecord } from './stream-records';
 import { createItemClient } from '../numbers';
-import { preflight, type PreflightProps } from '../preflight';
+import { preflightSync, type PreflightProps } from '../preflight';
+import type { KeyTypes } from '../table-info';
 
 export interface TableSyncProps {
   readonly ioHost: IoHost;
@@ -97,8 +98,17 @@ export class TableSync {
     const dynamodb = props.dynamodb ?? new DynamoDBClient({});
     const streams = props.streams ?? new DynamoDBStreamsClient({});
     const doc = createItemClient(dynamodb);
-    const { target } = await preflight({ dynamodb, doc, ledger: props.ledger, sourceTable: props.sourceTable, targetTable: props.targetTable, keyNames: props.keyNames, chain: props.chain, keyTypes: props.keyTypes });
-    const streamArn = await this.streamArn(dynamodb, streams);
+    await props.ledger.assertExists();
+    const { streamArn, job } = await this.streamArn(dynamodb, streams);
+    const targetKeyTypes = await preflightSync({
+      doc,
+      sourceTable: props.sourceTable,
+      targetTable: props.targetTable,
+      keyNames: props.keyNames,
+      chain: props.chain,
+      targetKeyTypes: props.keyTypes?.target,
+      recordedTargetKeyTypes: job?.meta.targetKeyTypes as KeyTypes | undefined,
+    });
     const deadLetters = new DeadLetters(props.ledger, props.copyJobId ?? props.syncId);
     const applier = new ChangeApplier({
       ioHost: props.ioHost,
@@ -110,7 +120,7 @@ export class TableSync {
       deadLetters,
       origin: props.origin ?? 'sync',
       versionAttribute: props.versionAttribute,
-      targetKeyTypes: target.keyTypes,
+      targetKeyTypes,
     });
     const leases = props.leases
       ? new ShardLeaseKeeper({ ...props.leases, ioHost: props.ioHost, leases: new ShardLeases(props.ledger, props.syncId), clock: () => props.ledger.now() })
@@ -153,10 +163,11 @@ export class TableSync {
     return this.reader?.lag();
   }
 
-  private async streamArn(dynamodb: DynamoDBClient, streams: DynamoDBStreamsClient): Promise<string> {
+  /** The stream to read, and the copy job this sync follows (when it follows one). */
+  private async streamArn(dynamodb: DynamoDBClient, streams: DynamoDBStreamsClient): Promise<{ streamArn: string; job?: CopyJobRecord }> {
     const { props } = this;
     const current = await captureStreamPositions(streams, props.sourceTable, { dynamodb });
-    if (!props.copyJobId) return current.streamArn;
+    if (!props.copyJobId) return { streamArn: current.streamArn };
     const tasks = new SegmentTasks(props.ledger, props.copyJobId);
     const job = await tasks.getJob();
     if (!job) {
@@ -178,6 +189,6 @@ export class TableSync {
         { fix: 'start the copy again into an empty target' },
       );
     }
-    return current.streamArn;
+    return { streamArn: current.streamArn, job };
   }
 }

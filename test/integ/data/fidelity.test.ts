@@ -264,6 +264,28 @@ describe('bad input', () => {
     expect((await rawPair(source, target, (i) => String(i.pk?.S))).target.size).toBe(0);
   });
 
+  it('the sync refuses a target whose key types differ from what the migration writes, without a DescribeTable', async () => {
+    // GIVEN v1 products with a stream, and a target keyed (pk S, sk N) that holds an item
+    const source = uniqueName('kssrc');
+    const target = uniqueName('ksdst');
+    await createTable(source, PRODUCT_KEYS, { stream: true });
+    await createTable(target, PRODUCT_KEYS, { sortKeyType: 'N' });
+    await put(target, { pk: { S: 'x' }, sk: { N: '1' } });
+    await put(source, { pk: { S: 'PRODUCT#1' }, sk: { S: 'CHANNEL#US' }, sku: { S: 's' }, title: { S: 't' }, artist: { S: 'a' }, format: { S: 'LP' }, releaseYear: { N: '1999' }, description: { S: '' }, price: { N: '100' }, currency: { S: 'USD' }, stock: { N: '1' }, published: { BOOL: true } });
+    const counted = new DynamoDBClient({});
+    const commands: string[] = [];
+    counted.middlewareStack.add((next, context) => (args) => {
+      commands.push(String(context.commandName));
+      return next(args);
+    });
+
+    // WHEN a sync starts THEN one user error, and no table was described
+    const s = new TableSync({ ioHost: new RecordingIoHost(), syncId: uniqueName('ks'), ledger, sourceTable: source, targetTable: target, keyNames: PRODUCT_KEYS, chain: upChain, dynamodb: counted, pollIntervalMs: 50 });
+    await expect(s.run({ stopWhenCaughtUp: true })).rejects.toMatchObject({ code: 'KEY_TYPE_MISMATCH', source: 'user' });
+    expect(commands).not.toContain('DescribeTableCommand');
+    expect(commands.length).toBeGreaterThan(0);
+  });
+
   it('says in one line that the ledger table is missing', async () => {
     const p = await pair();
     const missing = new Ledger({ tableName: uniqueName('no-ledger') });
