@@ -39,7 +39,7 @@ const program = new Command('soak')
   .description('run the model-based release lifecycle property for many sequences against a local AWS of its own')
   .addOption(new Option('--sequences <n>', 'sequences to run').argParser(count).default(10))
   .addOption(new Option('--seed <s>', 'fast-check seed (default: random, printed)').argParser(seed))
-  .addOption(new Option('--max-commands <m>', 'most commands in one sequence').argParser(count).default(12))
+  .addOption(new Option('--max-commands <m>', 'most commands a sequence runs').argParser(count).default(14))
   .addOption(new Option('--shrink-minutes <m>', 'how long to shrink each violation').argParser(count).default(20))
   .option('--path <p>', 'replay: the path fast-check printed with the seed (runs that case alone, no shrinking)')
   .option('--keep', 'leave local AWS running and keep its state directory at the end')
@@ -69,9 +69,9 @@ runMain(io, async () => {
       const roundSeed = firstSeed + round;
       log(`soak: ${left} sequence(s) from seed ${roundSeed}, at most ${opts.maxCommands} commands each`);
       stats.firstFailureAt = undefined;
-      const property = fc.asyncProperty(lifecycleCommands(opts.maxCommands), (cmds) =>
-        runSequence(cmds, { stateDir, timings, stats, shrinkBudgetMs: opts.shrinkMinutes * 60_000, log }),
-      );
+      const property = fc.asyncProperty(lifecycleCommands(opts.maxCommands), async (cmds) => {
+        await runSequence(cmds, { stateDir, maxSteps: opts.maxCommands, timings, stats, shrinkBudgetMs: opts.shrinkMinutes * 60_000, log });
+      });
       const details = await fc.check(property, {
         seed: roundSeed,
         numRuns: left,

@@ -46,14 +46,53 @@ function killLabel(kill: KillPoint | null): string {
 }
 
 /**
+ * When a command runs (`check`): within the sequence's step budget (the model counts the commands
+ * run, so the bound is part of the sequence and replays with it), and
+ *   - normally only when the model expects it to do something (a promote of a release that follows
+ *     the live one, a rollback with somewhere to go, …): commands are drawn blind to the state and
+ *     most would otherwise be refusals, which are quick but teach little;
+ *   - as a probe (about one command drawn in ten), in any state where it names something that exists:
+ *     then the model's expectation may well be a refusal, checked like any other outcome.
+ */
+abstract class LifecycleCommand implements fc.AsyncCommand<LifecycleModel, Real> {
+  protected constructor(public readonly probe: boolean) {}
+
+  public check(m: Readonly<LifecycleModel>): boolean {
+    if (m.steps >= m.maxSteps) return false;
+    return this.applies(m as LifecycleModel) && (this.probe || this.useful(m as LifecycleModel));
+  }
+
+  public async run(m: LifecycleModel, real: Real): Promise<void> {
+    m.steps++;
+    real.sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
+    await this.execute(m, real);
+  }
+
+  public abstract toString(): string;
+  protected abstract execute(m: LifecycleModel, real: Real): Promise<void>;
+  /** It names things that exist (an app, a release): else it is never run. @default there is an app */
+  protected applies(m: LifecycleModel): boolean {
+    return hasApp(m);
+  }
+  /** The model expects it to change something. */
+  protected abstract useful(m: LifecycleModel): boolean;
+  protected get probeLabel(): string {
+    return this.probe ? ' (probe)' : '';
+  }
+}
+
+/**
  * A CLI verb: judge its exit against the expectation, update the model if it succeeded, then read
  * the state and check it (and, after a refusal, that nothing changed).
  */
-abstract class VerbCommand implements fc.AsyncCommand<LifecycleModel, Real> {
-  protected constructor(protected readonly kill: KillPoint | null) {}
+abstract class VerbCommand extends LifecycleCommand {
+  protected constructor(
+    protected readonly kill: KillPoint | null,
+    probe: boolean,
+  ) {
+    super(probe);
+  }
 
-  public abstract check(m: Readonly<LifecycleModel>): boolean;
-  public abstract toString(): string;
   /** What the model expects, from the state before. */
   protected abstract expectation(m: LifecycleModel): Expectation;
   protected abstract args(m: LifecycleModel, sut: SystemUnderTest): string[];
@@ -62,9 +101,12 @@ abstract class VerbCommand implements fc.AsyncCommand<LifecycleModel, Real> {
   /** The model after the verb succeeded. */
   protected abstract apply(m: LifecycleModel, run: CliOutcome): void;
 
-  public async run(m: LifecycleModel, real: Real): Promise<void> {
+  protected useful(m: LifecycleModel): boolean {
+    return this.expectation(m).kind === 'ok';
+  }
+
+  protected async execute(m: LifecycleModel, real: Real): Promise<void> {
     const { sut } = real;
-    sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
     const expectation = this.expectation(m);
     await this.before(m, sut);
     const args = this.args(m, sut);
@@ -85,14 +127,13 @@ abstract class VerbCommand implements fc.AsyncCommand<LifecycleModel, Real> {
 
   /** Anything the command does outside the CLI first (e.g. deleting a branch). */
   protected async before(_m: LifecycleModel, _sut: SystemUnderTest): Promise<void> {}
+
+  protected get suffix(): string {
+    return `${killLabel(this.kill)}${this.probeLabel}`;
+  }
 }
 
-/**
- * Until something is released the app has no stack at all, and every verb but release is refused
- * the same way (APP_NOT_DEPLOYED); a verb naming a release that was never made is refused the same
- * way too (RELEASE_UNKNOWN, covered by the lifecycle test): such commands are skipped (`check`),
- * so that short sequences get somewhere.
- */
+/** Until something is released the app has no stack at all, and every verb but release is refused the same way (APP_NOT_DEPLOYED). */
 function hasApp(m: Readonly<LifecycleModel>): boolean {
   return m.releases.size > 0;
 }
@@ -120,15 +161,19 @@ export class ReleaseCommand extends VerbCommand {
   public constructor(
     private readonly commit: CommitName,
     kill: KillPoint | null,
+    probe = false,
   ) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    // Re-running a release that stands is what a kill's re-run does already: not drawn again.
-    return !standing(m as LifecycleModel, this.commit);
+    super(kill, probe);
   }
   public toString(): string {
-    return `release ${this.commit}${killLabel(this.kill)}`;
+    return `release ${this.commit}${this.suffix}`;
+  }
+  protected override applies(): boolean {
+    return true;
+  }
+  protected override useful(m: LifecycleModel): boolean {
+    // A new release that can be promoted: the first one, or one copied from (and following) the live one.
+    return !m.releases.has(this.commit) && (m.releases.size === 0 || m.live !== null);
   }
   protected get label(): string {
     return this.kill ? 'release (killed, re-run)' : 'release';
@@ -151,14 +196,19 @@ export class ReleaseBranchCommand extends VerbCommand {
   public constructor(
     private readonly branch: BranchName,
     kill: KillPoint | null,
+    probe = false,
   ) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return !standing(m as LifecycleModel, this.branch);
+    super(kill, probe);
   }
   public toString(): string {
-    return `release --branch ${this.branch}${killLabel(this.kill)}`;
+    return `release --branch ${this.branch}${this.suffix}`;
+  }
+  protected override applies(): boolean {
+    return true;
+  }
+  protected override useful(m: LifecycleModel): boolean {
+    // A new branch stack with a copy of production data (something is live).
+    return m.branches.has(this.branch) && !m.releases.has(this.branch) && m.live !== null;
   }
   protected get label(): string {
     return this.kill ? 'release --branch (killed, re-run)' : 'release --branch';
@@ -183,14 +233,19 @@ export class PromoteCommand extends VerbCommand {
     private readonly target: ReleaseName,
     private readonly weighted: boolean,
     kill: KillPoint | null,
+    probe = false,
   ) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return m.releases.has(this.target);
+    super(kill, probe);
   }
   public toString(): string {
-    return `promote ${this.target}${this.weighted ? ` --steps ${PROMOTE_STEPS.join(',')} --interval 0s` : ''}${killLabel(this.kill)}`;
+    return `promote ${this.target}${this.weighted ? ` --steps ${PROMOTE_STEPS.join(',')} --interval 0s` : ''}${this.suffix}`;
+  }
+  protected override applies(m: LifecycleModel): boolean {
+    return m.releases.has(this.target);
+  }
+  protected override useful(m: LifecycleModel): boolean {
+    // A promote that moves traffic (not one of the live release with nothing part-way).
+    return super.useful(m) && (m.live !== this.target || m.interrupted !== null);
   }
   protected get label(): string {
     return `promote${this.weighted ? ' --steps' : ''}${this.kill ? ' (killed, re-run)' : ''}`;
@@ -225,20 +280,24 @@ export class PromoteCommand extends VerbCommand {
  * A weighted promote (`--steps 10,50,100`) killed once its k-th step is routed and INSYNC, during
  * the step's interval, and not re-run: the operator's machine died mid-promote. The split stays.
  */
-export class InterruptedPromoteCommand implements fc.AsyncCommand<LifecycleModel, Real> {
+export class InterruptedPromoteCommand extends LifecycleCommand {
   public constructor(
     private readonly target: CommitName,
     private readonly step: 1 | 2 | 3,
-  ) {}
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return m.interrupted === null && m.live !== this.target && followsLive(m as LifecycleModel, this.target);
+  ) {
+    super(false);
   }
   public toString(): string {
     return `promote ${this.target} --steps ${PROMOTE_STEPS.join(',')} killed at ${PROMOTE_STEPS[this.step - 1]} % (not re-run)`;
   }
-  public async run(m: LifecycleModel, real: Real): Promise<void> {
+  protected override applies(m: LifecycleModel): boolean {
+    return m.interrupted === null && m.live !== null && m.live !== this.target && followsLive(m, this.target);
+  }
+  protected useful(): boolean {
+    return true;
+  }
+  protected async execute(m: LifecycleModel, real: Real): Promise<void> {
     const { sut } = real;
-    sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
     const run = await sut.cli('promote --steps (interrupted)', ['promote', ...sut.selector(this.target), '--steps', PROMOTE_STEPS.join(','), '--interval', INTERRUPTED_INTERVAL], {
       code: 'DNS_I7001',
       k: this.step,
@@ -254,14 +313,14 @@ export class InterruptedPromoteCommand implements fc.AsyncCommand<LifecycleModel
 
 /** `promote --abort`: all traffic back on the live release after an interrupted weighted promote. */
 export class PromoteAbortCommand extends VerbCommand {
-  public constructor(kill: KillPoint | null) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return hasApp(m);
+  public constructor(kill: KillPoint | null, probe = false) {
+    super(kill, probe);
   }
   public toString(): string {
-    return `promote --abort${killLabel(this.kill)}`;
+    return `promote --abort${this.suffix}`;
+  }
+  protected override useful(m: LifecycleModel): boolean {
+    return m.interrupted !== null;
   }
   protected get label(): string {
     return this.kill ? 'promote --abort (killed, re-run)' : 'promote --abort';
@@ -278,14 +337,11 @@ export class PromoteAbortCommand extends VerbCommand {
 }
 
 export class RollbackCommand extends VerbCommand {
-  public constructor(kill: KillPoint | null) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return hasApp(m);
+  public constructor(kill: KillPoint | null, probe = false) {
+    super(kill, probe);
   }
   public toString(): string {
-    return `rollback${killLabel(this.kill)}`;
+    return `rollback${this.suffix}`;
   }
   protected get label(): string {
     return this.kill ? 'rollback (killed, re-run)' : 'rollback';
@@ -316,14 +372,18 @@ export class TeardownCommand extends VerbCommand {
     private readonly target: ReleaseName,
     private readonly force: boolean,
     kill: KillPoint | null,
+    probe = false,
   ) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return m.releases.has(this.target);
+    super(kill, probe);
   }
   public toString(): string {
-    return `teardown ${this.target}${this.force ? ' --force' : ''}${killLabel(this.kill)}`;
+    return `teardown ${this.target}${this.force ? ' --force' : ''}${this.suffix}`;
+  }
+  protected override applies(m: LifecycleModel): boolean {
+    return m.releases.has(this.target);
+  }
+  protected override useful(m: LifecycleModel): boolean {
+    return super.useful(m) && standing(m, this.target);
   }
   protected get label(): string {
     return `teardown${this.kill ? ' (killed, re-run)' : ''}`;
@@ -353,14 +413,16 @@ export class GcCommand extends VerbCommand {
   public constructor(
     private readonly deleteBranches: readonly BranchName[],
     kill: KillPoint | null,
+    probe = false,
   ) {
-    super(kill);
-  }
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return hasApp(m);
+    super(kill, probe);
   }
   public toString(): string {
-    return `${this.deleteBranches.length ? `git branch -D ${this.deleteBranches.join(' ')}; ` : ''}gc${killLabel(this.kill)}`;
+    return `${this.deleteBranches.length ? `git branch -D ${this.deleteBranches.join(' ')}; ` : ''}gc${this.suffix}`;
+  }
+  protected override useful(m: LifecycleModel): boolean {
+    // Some branch stack goes: its branch is gone already or deleted now.
+    return [...m.releases.values()].some((r) => isBranch(r.name) && !r.torn && (!m.branches.has(r.name) || this.deleteBranches.includes(r.name)));
   }
   protected get label(): string {
     return `gc${this.kill ? ' (killed, re-run)' : ''}`;
@@ -393,17 +455,22 @@ export interface WritePlan {
 }
 
 /** PUTs through the release the public name serves, sequentially; every 200 is an acknowledged write the oracle checks from then on. */
-export class ClientWritesCommand implements fc.AsyncCommand<LifecycleModel, Real> {
-  public constructor(private readonly writes: readonly WritePlan[]) {}
-  public check(m: Readonly<LifecycleModel>): boolean {
-    return expectedSplit(m as LifecycleModel).size > 0;
+export class ClientWritesCommand extends LifecycleCommand {
+  public constructor(private readonly writes: readonly WritePlan[]) {
+    super(false);
   }
   public toString(): string {
-    return `client writes ×${this.writes.length} (${this.writes.map((w) => (w.newProduct ? 'new' : `update@${w.pick.toFixed(2)}`) + (w.draw ? `~${w.draw.toFixed(2)}` : '')).join(', ')})`;
+    // e.g. `client writes: new (dns .42), update .50 (dns .07)`: which product (a fraction of those written), where the DNS answer lands.
+    return `client writes: ${this.writes.map((w) => `${w.newProduct ? 'new' : `update ${w.pick.toFixed(2).slice(1)}`} (dns ${w.draw.toFixed(2).slice(1)})`).join(', ')}`;
   }
-  public async run(m: LifecycleModel, real: Real): Promise<void> {
+  protected override applies(m: LifecycleModel): boolean {
+    return expectedSplit(m).size > 0;
+  }
+  protected useful(): boolean {
+    return true;
+  }
+  protected async execute(m: LifecycleModel, real: Real): Promise<void> {
     const { sut } = real;
-    sut.log(`${this.toString()}   (model before: ${describeModel(m)})`);
     for (const plan of this.writes) {
       const writable = [...m.acked.keys()].filter((id) => !m.unsettled.has(id));
       const productId = plan.newProduct || writable.length === 0 ? `lm-${String(m.nextProduct++).padStart(4, '0')}` : writable[Math.floor(plan.pick * writable.length)];
@@ -421,4 +488,3 @@ export class ClientWritesCommand implements fc.AsyncCommand<LifecycleModel, Real
     real.last = status;
   }
 }
-

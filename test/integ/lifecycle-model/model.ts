@@ -56,10 +56,15 @@ export interface LifecycleModel {
   /** Products whose last write was not acknowledged: its outcome is unknown, so they are neither checked nor written again. */
   readonly unsettled: Set<string>;
   nextProduct: number;
+  /** Commands run so far, and the most a sequence runs (its time bound: drawn commands past it are skipped). */
+  steps: number;
+  readonly maxSteps: number;
 }
 
-export function initialModel(): LifecycleModel {
+export function initialModel(maxSteps: number): LifecycleModel {
   return {
+    steps: 0,
+    maxSteps,
     releases: new Map(),
     live: null,
     previous: null,

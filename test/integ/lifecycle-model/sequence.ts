@@ -17,7 +17,7 @@ import {
   TeardownCommand,
   type Real,
 } from './commands';
-import { BRANCHES, COMMITS, initialModel, type LifecycleModel, type ReleaseName } from './model';
+import { BRANCHES, COMMITS, initialModel, type LifecycleModel } from './model';
 import { EMPTY_OBSERVATION } from './oracle';
 import { SystemUnderTest, type VerbTimings } from './system-under-test';
 
@@ -30,30 +30,44 @@ const killPoint: fc.Arbitrary<KillPoint | null> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }).map((k): KillPoint => ({ k })) },
 );
 
+/** About one command drawn in ten runs whatever the state (see LifecycleCommand.check). */
+const probe = fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 const commit = fc.constantFrom(...COMMITS);
 const branch = fc.constantFrom(...BRANCHES);
-const anyRelease: fc.Arbitrary<ReleaseName> = fc.oneof({ weight: 4, arbitrary: commit }, { weight: 1, arbitrary: branch });
-const draw = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+/** A uniform draw in [0, 1), two decimals (unbiased: fast-check would favour 0). */
+const draw = fc.noBias(fc.integer({ min: 0, max: 99 })).map((n) => n / 100);
 
-/** Every command, weighted towards the verbs that move a sequence forward. */
+/**
+ * Every command, weighted towards the verbs that move a sequence forward. Promote and teardown name
+ * commits; branch stacks have their own, rarer, commands.
+ */
 export function lifecycleCommandArbitraries(): fc.Arbitrary<LifecycleCommand>[] {
   const weighted: [number, fc.Arbitrary<LifecycleCommand>][] = [
-    [4, fc.tuple(commit, killPoint).map(([c, k]) => new ReleaseCommand(c, k))],
-    [4, fc.tuple(anyRelease, fc.boolean(), killPoint).map(([r, w, k]) => new PromoteCommand(r, w, k))],
-    [1, fc.tuple(commit, fc.constantFrom(1 as const, 2 as const, 3 as const)).map(([c, s]) => new InterruptedPromoteCommand(c, s))],
-    [1, killPoint.map((k) => new PromoteAbortCommand(k))],
-    [2, killPoint.map((k) => new RollbackCommand(k))],
-    [2, fc.tuple(anyRelease, fc.boolean(), killPoint).map(([r, f, k]) => new TeardownCommand(r, f, k))],
-    [1, fc.tuple(branch, killPoint).map(([b, k]) => new ReleaseBranchCommand(b, k))],
-    [1, fc.tuple(fc.subarray([...BRANCHES]), killPoint).map(([bs, k]) => new GcCommand(bs, k))],
-    [3, fc.array(fc.record({ newProduct: fc.boolean(), pick: draw, draw }), { minLength: 1, maxLength: 3 }).map((ws) => new ClientWritesCommand(ws))],
+    [3, fc.tuple(commit, killPoint, probe).map(([c, k, p]) => new ReleaseCommand(c, k, p))],
+    [5, fc.tuple(commit, fc.boolean(), killPoint, probe).map(([c, w, k, p]) => new PromoteCommand(c, w, k, p))],
+    [2, fc.tuple(commit, fc.constantFrom(1 as const, 2 as const, 3 as const)).map(([c, s]) => new InterruptedPromoteCommand(c, s))],
+    [2, fc.tuple(killPoint, probe).map(([k, p]) => new PromoteAbortCommand(k, p))],
+    [3, fc.tuple(killPoint, probe).map(([k, p]) => new RollbackCommand(k, p))],
+    [2, fc.tuple(commit, fc.boolean(), killPoint, probe).map(([c, f, k, p]) => new TeardownCommand(c, f, k, p))],
+    [4, fc.array(fc.record({ newProduct: fc.boolean(), pick: draw, draw }), { minLength: 1, maxLength: 3 }).map((ws) => new ClientWritesCommand(ws))],
+    // Branch stacks: made, refused a promote, torn down, collected once their branch is gone.
+    [1, fc.tuple(branch, killPoint, probe).map(([b, k, p]) => new ReleaseBranchCommand(b, k, p))],
+    [1, fc.oneof(branch.map((b) => new PromoteCommand(b, false, null, true)), fc.tuple(branch, killPoint, probe).map(([b, k, p]) => new TeardownCommand(b, false, k, p)))],
+    [1, fc.tuple(fc.subarray([...BRANCHES]), killPoint, probe).map(([bs, k, p]) => new GcCommand(bs, k, p))],
   ];
   // fc.commands draws uniformly among its arbitraries: a weight is that many copies.
   return weighted.flatMap(([w, arb]) => Array.from({ length: w }, () => arb));
 }
 
-export function lifecycleCommands(maxCommands: number): fc.Arbitrary<Iterable<LifecycleCommand>> {
-  return fc.commands(lifecycleCommandArbitraries(), { maxCommands });
+/** Commands drawn per command run: most drawn ones do not apply to the state they meet and are skipped (free). */
+const DRAWS_PER_STEP = 8;
+
+/**
+ * Sequences that run at most `maxSteps` commands (the model counts them): drawn blind to the state,
+ * DRAWS_PER_STEP times as many, so that enough of them apply.
+ */
+export function lifecycleCommands(maxSteps: number): fc.Arbitrary<Iterable<LifecycleCommand>> {
+  return fc.commands(lifecycleCommandArbitraries(), { maxCommands: maxSteps * DRAWS_PER_STEP, size: 'max' });
 }
 
 /** What a run of the property did, for the soak's report. */
@@ -68,6 +82,8 @@ export interface SequenceStats {
 export interface RunSequenceOptions {
   /** The local AWS state directory (the CLI's, the fleet's). */
   readonly stateDir: string;
+  /** Commands a sequence runs at most (what `lifecycleCommands` was given). */
+  readonly maxSteps: number;
   readonly timings: VerbTimings;
   readonly stats: SequenceStats;
   /**
@@ -80,8 +96,11 @@ export interface RunSequenceOptions {
   readonly log?: (line: string) => void;
 }
 
-/** The property's body: one sequence, from an empty app to its end, then everything it started is stopped. */
-export async function runSequence(cmds: Iterable<LifecycleCommand>, options: RunSequenceOptions): Promise<void> {
+/**
+ * The property's body: one sequence, from an empty app to its end, then everything it started is
+ * stopped. Returns how many commands ran (the others did not apply to the state they met).
+ */
+export async function runSequence(cmds: Iterable<LifecycleCommand>, options: RunSequenceOptions): Promise<number> {
   const { stats } = options;
   const shrinking = stats.firstFailureAt !== undefined;
   fc.pre(!shrinking || Date.now() - stats.firstFailureAt! < (options.shrinkBudgetMs ?? 600_000));
@@ -95,10 +114,9 @@ export async function runSequence(cmds: Iterable<LifecycleCommand>, options: Run
     },
   });
   sut.log(`sequence ${shrinking ? '(shrinking) ' : ''}as app ${sut.app}, repo ${sut.repo.dir}`);
-  let executed = 0;
-  const counted = [...cmds].map((c) => countingCommand(c, () => executed++));
+  const model = initialModel(options.maxSteps);
   try {
-    await fc.asyncModelRun(() => ({ model: initialModel(), real: { sut, last: EMPTY_OBSERVATION } }), counted);
+    await fc.asyncModelRun(() => ({ model, real: { sut, last: EMPTY_OBSERVATION } }), cmds);
   } catch (e) {
     stats.firstFailureAt ??= Date.now();
     const err = e as Error;
@@ -107,21 +125,10 @@ export async function runSequence(cmds: Iterable<LifecycleCommand>, options: Run
   } finally {
     if (!shrinking) {
       stats.sequences++;
-      stats.commands += executed;
+      stats.commands += model.steps;
       stats.kills += sut.kills;
     }
     await sut.stop();
   }
-}
-
-/** The same command, counting its runs (a command whose check fails is skipped, not counted). */
-function countingCommand(c: LifecycleCommand, onRun: () => void): LifecycleCommand {
-  return {
-    check: (m) => c.check(m),
-    run: async (m, r) => {
-      onRun();
-      await c.run(m, r);
-    },
-    toString: () => c.toString(),
-  };
+  return model.steps;
 }
