@@ -16,11 +16,15 @@
  * (printed), and the shrunk sequences of the bugs the model found, replayed as written.
  * `npm run soak` runs many more. LIFECYCLE_MODEL_VERBOSE=1 prints each sequence's journal.
  */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { it as fcIt } from '@fast-check/vitest';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClientWritesCommand, PromoteCommand, ReleaseCommand, RollbackCommand } from './lifecycle-model/commands';
+import { initialModel, type LifecycleModel } from './lifecycle-model/model';
+import { checkInvariants, OracleViolation, type Observation } from './lifecycle-model/oracle';
 import { lifecycleCommands, runSequence, type SequenceStats } from './lifecycle-model/sequence';
-import { VerbTimings } from './lifecycle-model/system-under-test';
+import { VerbTimings, type SystemUnderTest } from './lifecycle-model/system-under-test';
 
 const stateDir = inject('localStateDir');
 /**
@@ -103,3 +107,63 @@ describe('sequences the model found failing, shrunk, replayed as written', () =>
     TEST_TIMEOUT_MS,
   );
 });
+
+describe('the oracle', () => {
+  // A stand-in for one release's app: /health, and GET /products/p1 at the rev the test sets.
+  let served = 2;
+  let server: http.Server;
+  let baseUrl = '';
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/health') return void res.end('{"ok":true}');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: 'p1', rev: served }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const sut = { releaseId: (n: string) => `id-${n}`, nameOf: (id: string) => id.slice(3), baseUrlOf: async () => baseUrl } as unknown as SystemUnderTest;
+  const v1Live = (): LifecycleModel => {
+    const m = initialModel(1);
+    m.releases.set('v1', { name: 'v1', torn: false, source: null, promotedOnce: true });
+    m.live = 'v1';
+    m.acked.set('p1', { rev: 2, on: 'v1' });
+    return m;
+  };
+  const observed = (o: Partial<Observation> = {}): Observation => ({
+    status: { live: 'id-v1', previous: null, releases: [{ releaseId: 'id-v1', phase: 'Live', live: true, previous: false, trafficPercent: 100 }] },
+    ledger: { live: 'id-v1', previous: null },
+    dns: [{ releaseId: 'id-v1', dnsName: 'alb-v1', weight: 100, percent: 100 }],
+    ...o,
+  });
+
+  it('passes a state that matches the model', async () => {
+    // GIVEN v1 live with every write, WHEN checked, THEN nothing is reported
+    served = 2;
+    await checkInvariants(v1Live(), sut, observed());
+  });
+
+  it('reports an acknowledged write the live release does not hold at its rev', async () => {
+    // GIVEN p1 acknowledged at rev 2 WHEN the live release serves rev 1 THEN a lost write
+    served = 1;
+    await expect(checkInvariants(v1Live(), sut, observed())).rejects.toThrow(/acknowledged write lost: p1 rev 2/);
+    served = 2;
+  });
+
+  it('reports DNS that does not send traffic where the model says', async () => {
+    const dns = [
+      { releaseId: 'id-v1', dnsName: 'alb-v1', weight: 90, percent: 90 },
+      { releaseId: 'id-v2', dnsName: 'alb-v2', weight: 10, percent: 10 },
+    ];
+    await expect(checkInvariants(v1Live(), sut, observed({ dns }))).rejects.toThrow(OracleViolation);
+  });
+
+  it('reports status and the ledger disagreeing, and a status share that is not DNS', async () => {
+    await expect(checkInvariants(v1Live(), sut, observed({ ledger: { live: 'id-v2', previous: null } }))).rejects.toThrow(/status says live=id-v1/);
+    const status = { live: 'id-v1', previous: null, releases: [{ releaseId: 'id-v1', phase: 'Live', live: true, previous: false, trafficPercent: 50 }] };
+    await expect(checkInvariants(v1Live(), sut, observed({ status }))).rejects.toThrow(/takes 50 % of traffic/);
+  });
+});
+
