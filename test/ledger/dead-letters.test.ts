@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, NumberValue, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stableJson, type Key } from '../../lib/data/item';
 import { DeadLetters, deadLetterPk, deadLetterSk, type PutDeadLetterOptions } from '../../lib/ledger';
@@ -172,4 +172,26 @@ describe('DeadLetters', () => {
     expect(all.map((d) => d.sourceKey.pk)).toEqual(['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5']);
     expect(await dl.count()).toBe(6);
   });
+
+  it('removeIfUnchanged removes a dead letter only if nothing failed or was held behind it since it was read', async () => {
+    // GIVEN a dead letter read with 1 occurrence, then a record held behind it (2)
+    const dl = deadLettersFor();
+    const key = { pk: 'o-9', sk: 1 };
+    const read = await dl.put(failure(key, { phase: 'sync', sequenceNumber: '1' }));
+    await dl.put(failure(key, { phase: 'sync' }));
+
+    // WHEN a re-drive that read it at 1 tries to remove it THEN it is kept; at 2 it goes
+    expect(await dl.removeIfUnchanged(read.keyString, read.occurrences)).toBe(false);
+    expect(await dl.get(read.keyString)).toMatchObject({ occurrences: 2, sequenceNumber: '1' });
+    expect(await dl.removeIfUnchanged(read.keyString, 2)).toBe(true);
+    expect(await dl.get(read.keyString)).toBeUndefined();
+  });
+
+  it('stores an image whose number set mixes plain numbers and exact ones beyond a JavaScript number', async () => {
+    const dl = deadLettersFor();
+    const image = { pk: 'o-10', ns: new Set<unknown>([1, NumberValue.from('12345678901234567890123456789012345678')]), n: NumberValue.from('1E-130') };
+    const stored = await dl.put(failure({ pk: 'o-10' }, { image }));
+    expect(stableJson(stored.image)).toBe(stableJson(image));
+  });
 });
+
