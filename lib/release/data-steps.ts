@@ -9,6 +9,7 @@ import { evaluatePromotionGates, type PromotionGate } from '../data/gates';
 import { verifyCopy, type VerifyResult } from '../data/verify/verify-copy';
 import { userError } from '../errors';
 import { DeadLetters } from '../ledger';
+import { keyTypesOf } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { ensureStream } from './ensure-streams';
 import { RELEASE_IO } from './messages';
@@ -34,6 +35,7 @@ export async function copyTables(engine: ReleaseEngine, source: ReleaseRecord, t
       chain: engine.chain(spec, source, target),
       ledger: engine.ledger,
       dynamodb: engine.dynamodb,
+      keyTypes: { source: keyTypesOf(spec), target: keyTypesOf(spec) },
     });
     const result = await job.run();
     if (!result.complete) {

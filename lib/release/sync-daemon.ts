@@ -15,6 +15,7 @@ import { isStreamOn, latestStreamOf } from '../data/stream/table-stream';
 import { TableSync } from '../data/stream/table-sync';
 import { messageOf, userError } from '../errors';
 import type { Ledger } from '../ledger';
+import { keyTypesOf } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
 
@@ -164,6 +165,7 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
       origin: pair.direction === 'forward' ? 'sync' : 'reverse',
       copyJobId: pair.direction === 'forward' ? `${pair.targetReleaseId}#${spec.name}` : undefined,
       dynamodb: engine.dynamodb,
+      keyTypes: { source: keyTypesOf(spec), target: keyTypesOf(spec) },
       onBatch: (_records, r) => {
         totals.puts += r.puts;
         totals.deletes += r.deletes;

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CreateBackupCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { createItemClient } from '../data/numbers';
 import { scanInSegments, scanSegmentsFor } from '../data/scan-segments';
 import { describeTable } from '../data/table-info';
 import { messageOf } from '../errors';
@@ -58,8 +58,10 @@ export async function exportTable(props: ExportTableProps): Promise<string> {
   try {
     // Two segments at a time: the live release serves its traffic from the same endpoint.
     await scanInSegments({
-      // Numbers stay strings and sets stay sets, so each line marshals back to the stored item exactly.
-      doc: DynamoDBDocumentClient.from(props.dynamodb, { unmarshallOptions: { wrapNumbers: true } }),
+      // Numbers keep their text and sets stay sets, so each line marshals back to the stored item
+      // exactly. The one item client: `DocumentClient.from` writes its options into the shared
+      // base client, so a client of other options here would change every other reader's numbers.
+      doc: createItemClient(props.dynamodb),
       tableName: table,
       totalSegments: scanSegmentsFor(await describeTable(props.dynamodb, table, 'backed-up')),
       concurrency: 2,
