@@ -20,7 +20,8 @@ import { LocalFleet } from '../lib/infra/local-fleet';
 import { defaultIoHost } from '../lib/io';
 import { defaultStateDir, LOCAL_AWS_UNSET, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
 import { lifecycleCommands, runSequence, type SequenceStats } from '../test/integ/lifecycle-model/sequence';
-import { VerbTimings } from '../test/integ/lifecycle-model/system-under-test';
+import { processesWithEnv, VerbTimings } from '../test/integ/lifecycle-model/system-under-test';
+import { terminate } from '../lib/local/processes';
 import { runMain } from '../bin/run-main';
 
 function count(v: string): number {
@@ -59,6 +60,27 @@ runMain(io, async () => {
   for (const name of LOCAL_AWS_UNSET) delete process.env[name];
   Object.assign(process.env, localAwsEnv(state), { STACKSHIFT_LOCAL_STATE_DIR: stateDir });
 
+  // Everything left running in this state directory is this soak's: the CLIs and sync daemons of
+  // its sequences (they carry the state directory in their environment), the apps (fleet records),
+  // then the emulators. Also on Ctrl-C: a sequence cut short leaves them running otherwise.
+  const stopEverything = async () => {
+    for (const pid of processesWithEnv('STACKSHIFT_LOCAL_STATE_DIR', stateDir)) await terminate(pid, 5000).catch(() => undefined);
+    const fleet = new LocalFleet({ stateDir });
+    for (const m of fleet.list()) await fleet.stop(m.releaseId).catch(() => undefined);
+    if (!opts.keep) {
+      await stopLocalAws({ ioHost: io, stateDir });
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    } else {
+      process.stderr.write(`soak: local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir}\n`);
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`soak: ${signal}: stopping what it started\n`);
+      void stopEverything().finally(() => process.exit(130));
+    });
+  }
+
   const timings = new VerbTimings();
   const stats: SequenceStats = { sequences: 0, commands: 0, kills: 0 };
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -85,16 +107,7 @@ runMain(io, async () => {
       if (opts.path) break;
     }
   } finally {
-    // Everything left running in this state directory is this soak's: apps (sync daemons are
-    // stopped by each sequence), then the emulators.
-    const fleet = new LocalFleet({ stateDir });
-    for (const m of fleet.list()) await fleet.stop(m.releaseId).catch(() => undefined);
-    if (!opts.keep) {
-      await stopLocalAws({ ioHost: io, stateDir });
-      fs.rmSync(stateDir, { recursive: true, force: true });
-    } else {
-      log(`soak: local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir}`);
-    }
+    await stopEverything();
   }
   const seconds = Math.round((Date.now() - t0) / 1000);
   const totals = { sequences: stats.sequences, commands: stats.commands, kills: stats.kills, violations, seed: firstSeed, seconds };

@@ -230,7 +230,7 @@ export class ReleaseBranchCommand extends VerbCommand {
 
 export class PromoteCommand extends VerbCommand {
   public constructor(
-    private readonly target: ReleaseName,
+    private readonly target: CommitName,
     private readonly weighted: boolean,
     kill: KillPoint | null,
     probe = false,
@@ -254,7 +254,6 @@ export class PromoteCommand extends VerbCommand {
     const r = m.releases.get(this.target);
     if (!r) return refused('RELEASE_UNKNOWN');
     if (r.torn) return refused('PROMOTE_NOT_READY');
-    if (isBranch(this.target)) return refused('PROMOTE_BRANCH');
     if (m.interrupted?.target === this.target) return ok; // continues the interrupted promote
     if (m.live === this.target) return ok; // already live (after an interrupted promote: all traffic back on it)
     if (m.interrupted) return refused(); // another promote is part-way: finish or abort it first

@@ -50,9 +50,10 @@ export function lifecycleCommandArbitraries(): fc.Arbitrary<LifecycleCommand>[] 
     [3, fc.tuple(killPoint, probe).map(([k, p]) => new RollbackCommand(k, p))],
     [2, fc.tuple(commit, fc.boolean(), killPoint, probe).map(([c, f, k, p]) => new TeardownCommand(c, f, k, p))],
     [4, fc.array(fc.record({ newProduct: fc.boolean(), pick: draw, draw }), { minLength: 1, maxLength: 3 }).map((ws) => new ClientWritesCommand(ws))],
-    // Branch stacks: made, refused a promote, torn down, collected once their branch is gone.
+    // Branch stacks: made, torn down, collected once their branch is gone. (No promote: the CLI
+    // names a release to promote by --sha only, and a branch's sha is a commit's release.)
     [1, fc.tuple(branch, killPoint, probe).map(([b, k, p]) => new ReleaseBranchCommand(b, k, p))],
-    [1, fc.oneof(branch.map((b) => new PromoteCommand(b, false, null, true)), fc.tuple(branch, killPoint, probe).map(([b, k, p]) => new TeardownCommand(b, false, k, p)))],
+    [1, fc.tuple(branch, killPoint, probe).map(([b, k, p]) => new TeardownCommand(b, false, k, p))],
     [1, fc.tuple(fc.subarray([...BRANCHES]), killPoint, probe).map(([bs, k, p]) => new GcCommand(bs, k, p))],
   ];
   // fc.commands draws uniformly among its arbitraries: a weight is that many copies.

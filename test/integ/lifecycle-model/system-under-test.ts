@@ -166,7 +166,7 @@ export class SystemUnderTest {
    */
   public async stop(): Promise<void> {
     for (const name of [...COMMITS, ...BRANCHES]) await this.fleet.stop(this.releaseId(name)).catch(() => undefined);
-    for (const pid of processesOfApp(this.app)) await terminate(pid, 5000).catch(() => undefined);
+    for (const pid of processesWithEnv('STACKSHIFT_APP', this.app)) await terminate(pid, 5000).catch(() => undefined);
     const dynamodb = new DynamoDBClient({});
     for await (const page of paginateListTables({ client: dynamodb }, {})) {
       for (const table of page.TableNames ?? []) {
@@ -191,9 +191,9 @@ export class SystemUnderTest {
   }
 }
 
-/** Pids of processes whose environment has STACKSHIFT_APP=<app> (Linux /proc). */
-function processesOfApp(app: string): number[] {
-  const wanted = `STACKSHIFT_APP=${app}\0`;
+/** Pids of processes (not this one) whose environment has `name=value` (Linux /proc). */
+export function processesWithEnv(name: string, value: string): number[] {
+  const wanted = `${name}=${value}\0`;
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
