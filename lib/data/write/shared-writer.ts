@@ -290,7 +290,9 @@ export class SharedItemWriter {
    */
   private async existingItem(state: CallState, i: number, wire: Record<string, unknown> | undefined): Promise<Item | undefined> {
     if (wire && Object.keys(wire).length > 0) {
-      return unmarshall(wire as Parameters<typeof unmarshall>[0], this.client.config.translateConfig?.unmarshallOptions);
+      // The client's own options (its number reading), but with the map wrapper: lib-dynamodb sets
+      // convertWithoutMapWrapper on the options object it was given, and a whole item needs the wrapper.
+      return unmarshall(wire as Parameters<typeof unmarshall>[0], { ...this.client.config.translateConfig?.unmarshallOptions, convertWithoutMapWrapper: false });
     }
     if (!this.limiter.tryAcquire()) await this.limiter.acquire();
     try {

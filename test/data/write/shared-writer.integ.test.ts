@@ -1,7 +1,8 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { META, withoutMeta, type Item, type KeyNames } from '../../../lib/data/item';
+import { createItemClient } from '../../../lib/data/numbers';
 import { SharedItemWriter, contentHash } from '../../../lib/data/write/shared-writer';
 import { createTable, uniqueName } from '../../_helpers/tables';
 
@@ -135,5 +136,21 @@ describe.each([25, 100, 1])('SharedItemWriter against DynamoDB Local (groupSize 
       (e: { code?: string }) => e,
     );
     expect(err?.code).toBe('WRITE_HASH_MISSING');
+  });
+});
+
+describe('SharedItemWriter through the engine\'s item client (createItemClient)', () => {
+  it.each([25, 1])('GIVEN a conflicting stored item WHEN groupSize %i writes over it THEN the outcome is a conflict with the stored item, not a failure', async (groupSize) => {
+    // lib-dynamodb marks the client's unmarshall options convertWithoutMapWrapper; the conflict's
+    // ALL_OLD item, read from the error in the wire format, must still be unwrapped as a map.
+    const ddb = new DynamoDBClient({});
+    const doc = createItemClient(ddb);
+    const table = uniqueName(`shared-writer-item-client-${groupSize}`);
+    await createTable(table, KEYS, { client: ddb });
+    await doc.send(new PutCommand({ TableName: table, Item: shared('p', { price: 1 }, 'a') }));
+    const out = await new SharedItemWriter({ client: doc, groupSize }).write(table, [shared('p', { price: 2 }, 'b'), shared('q', { price: 3 }, 'c')], KEYS);
+    expect(out[0]).toMatchObject({ status: 'conflict', existing: { pk: 'p', price: 1, [META.source]: 'a' } });
+    expect(out[1]).toEqual({ status: 'written' });
+    await ddb.send(new DeleteTableCommand({ TableName: table }));
   });
 });
