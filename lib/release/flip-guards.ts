@@ -9,7 +9,8 @@ import { shareOf, TrafficRouter, type WeightedTarget } from '../dns';
 import { userError } from '../errors';
 import type { EdgeInfo, ReleaseEngine } from './engine';
 import type { ReleaseRecord } from './release-record';
-import { readSyncStatus, type SyncPair } from './sync-daemon';
+import { DeadLetters } from '../ledger';
+import { readSyncStatus, syncDeadLetterJobId, type SyncPair } from './sync-daemon';
 import { ensureSyncRunning, isSyncAlive, waitCaughtUp } from './sync-launcher';
 
 export const RELEASE_UNHEALTHY = 'RELEASE_UNHEALTHY';
@@ -31,6 +32,22 @@ export async function assertSyncsCaughtUp(engine: ReleaseEngine, pairs: readonly
   for (const pair of pairs) await ensureSyncRunning(engine, pair);
   const sinceMs = engine.clock();
   for (const pair of pairs) await waitCaughtUp(engine, pair, { sinceMs, maxLagMs: engine.definition.config.lagGateMs, timeoutMs });
+  for (const pair of pairs) await assertNoDeadLetters(engine, pair);
+}
+
+/**
+ * Writes a sync could not carry (dead letters) are writes the other side lacks: caught up, the
+ * sync still does not keep that side current for those keys. Refused until they are re-driven.
+ */
+export async function assertNoDeadLetters(engine: ReleaseEngine, pair: SyncPair): Promise<void> {
+  for (const spec of engine.tableSpecs()) {
+    const jobId = syncDeadLetterJobId(pair, spec.name);
+    const count = await new DeadLetters(engine.ledger, jobId).count();
+    if (count === 0) continue;
+    throw userError('SYNC_DEAD_LETTERS', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} holds ${count} dead letter(s) of ${spec.name}: those writes are not on ${pair.targetReleaseId}`, {
+      fix: `fix the cause (see \`npm run status\`), then npm run redrive -- --job '${jobId}' --table ${spec.name} --source ${engine.tableName(pair.sourceReleaseId, spec.name)} --target ${engine.tableName(pair.targetReleaseId, spec.name)}, and run the command again`,
+    });
+  }
 }
 
 /** Refuses when a sync is not running (SYNC_FAILED with its error, or SYNC_NOT_RUNNING). */

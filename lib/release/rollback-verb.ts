@@ -13,7 +13,7 @@ import { shiftTraffic, type TrafficRouter } from '../dns';
 import { userError } from '../errors';
 import { AppLock, whoAmI } from './app-lock';
 import type { ReleaseEngine } from './engine';
-import { assertReleaseHealthy, assertSyncsCaughtUp, assertTakesAllTraffic, routerOf, trafficShares } from './flip-guards';
+import { assertNoDeadLetters, assertReleaseHealthy, assertSyncsCaughtUp, assertTakesAllTraffic, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
 import { requireRecord } from './promote-verb';
@@ -91,6 +91,8 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
           done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
           run: async () => {
             await waitCaughtUp(engine, reverse, { sinceMs: flippedAt || engine.clock() });
+            // Not rolled back while a write made here is a dead letter: redrive, then run again.
+            await assertNoDeadLetters(engine, reverse);
             await assertTakesAllTraffic(router, previous.releaseId);
             const state = await engine.store.appState();
             if (state.live !== previous.releaseId) await engine.store.putAppState(state, { live: previous.releaseId, previous: live.releaseId });

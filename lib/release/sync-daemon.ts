@@ -72,6 +72,14 @@ export function tableSyncId(pair: SyncPair, table: string, streamLabel: string):
   return `${pair.sourceReleaseId}>${pair.targetReleaseId}#${table}#${pair.direction}@${streamLabel}`;
 }
 
+/**
+ * Where a sync's dead letters are kept: a forward sync's with its release's copy (the release's
+ * gates count them), a reverse sync's under the pair and table, whatever the stream epoch.
+ */
+export function syncDeadLetterJobId(pair: SyncPair, table: string): string {
+  return pair.direction === 'forward' ? `${pair.targetReleaseId}#${table}` : `reverse:${pair.sourceReleaseId}>${pair.targetReleaseId}#${table}`;
+}
+
 /** The label (creation time) at the end of a stream ARN: `…/stream/2026-12-03T16:26:20.123`. */
 export function streamLabelOf(streamArn: string): string {
   return streamArn.slice(streamArn.lastIndexOf('/') + 1);
@@ -164,6 +172,7 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
       versionAttribute: spec.versionAttribute,
       origin: pair.direction === 'forward' ? 'sync' : 'reverse',
       copyJobId: pair.direction === 'forward' ? `${pair.targetReleaseId}#${spec.name}` : undefined,
+      deadLetterJobId: syncDeadLetterJobId(pair, spec.name),
       dynamodb: engine.dynamodb,
       keyTypes: { source: keyTypesOf(spec), target: keyTypesOf(spec) },
       onBatch: (_records, r) => {

@@ -13,7 +13,7 @@ import { dataVersionsAt } from './definition';
 import type { ReleaseEngine } from './engine';
 import { phaseOf, type Phase } from './phase';
 import type { GateSnapshot, ReleaseRecord } from './release-record';
-import { readSyncStatus, type SyncPair } from './sync-daemon';
+import { readSyncStatus, syncDeadLetterJobId, type SyncPair } from './sync-daemon';
 import { isSyncAlive } from './sync-launcher';
 import { routerOf, trafficShares } from './flip-guards';
 
@@ -80,6 +80,11 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
         copy[t.name] = { completed: s.byStatus.COMPLETED, segments: s.segments, itemsRead: s.itemsRead, dead: s.byStatus.DEAD };
       }
       deadLetters += await new DeadLetters(engine.ledger, jobId).count();
+    }
+    // And what its reverse syncs could not carry back (held for redrive).
+    const reverseTarget = r.checkpoints.reverseSync?.targetReleaseId;
+    for (const t of reverseTarget ? engine.tableSpecs() : []) {
+      deadLetters += await new DeadLetters(engine.ledger, syncDeadLetterJobId({ direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: reverseTarget! }, t.name)).count();
     }
     const syncs: SyncView[] = [];
     const pairs: SyncPair[] = [];

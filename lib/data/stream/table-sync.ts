@@ -36,6 +36,12 @@ export interface TableSyncProps {
    * the copy's. @default - no copy: the sync starts on the source's current stream
    */
   readonly copyJobId?: string;
+  /**
+   * Where this sync's dead letters go (a job id of the ledger's dead letters): stable across the
+   * sync's epochs, so status, gates and redrive find them by one name.
+   * @default - the copy's job id when it follows a copy, else the syncId
+   */
+  readonly deadLetterJobId?: string;
   /** @default - a client from the environment's configuration */
   readonly dynamodb?: DynamoDBClient;
   /** @default - a client from the environment's configuration */
@@ -109,7 +115,7 @@ export class TableSync {
       targetKeyTypes: props.keyTypes?.target,
       recordedTargetKeyTypes: job?.meta.targetKeyTypes as KeyTypes | undefined,
     });
-    const deadLetters = new DeadLetters(props.ledger, props.copyJobId ?? props.syncId);
+    const deadLetters = new DeadLetters(props.ledger, props.deadLetterJobId ?? props.copyJobId ?? props.syncId);
     const applier = new ChangeApplier({
       ioHost: props.ioHost,
       client: doc,
