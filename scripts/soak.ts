@@ -74,8 +74,11 @@ runMain(io, async () => {
       process.stderr.write(`soak: local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir}\n`);
     }
   };
+  // Set on Ctrl-C: the sequence running then fails as its processes go, which is no violation.
+  let interrupted = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
+      interrupted = true;
       process.stderr.write(`soak: ${signal}: stopping what it started\n`);
       void stopEverything().finally(() => process.exit(130));
     });
@@ -99,16 +102,20 @@ runMain(io, async () => {
         numRuns: left,
         ...(opts.path ? { path: opts.path, endOnFailure: true } : {}),
       });
-      if (!details.failed) break;
+      if (!details.failed || interrupted) break;
       violations++;
-      // The shrunk sequence (seed, path, command list and the error with its journal), before the totals.
-      process.stdout.write(`\n=== violation ${violations} (seed ${details.seed}, path ${details.counterexamplePath}) ===\n${await fc.asyncDefaultReportMessage(details)}\n`);
+      // The shrunk sequence (seed, path, command list), then the error with its journal, before the totals.
+      const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+      process.stdout.write(
+        `\n=== violation ${violations} (seed ${details.seed}, path ${details.counterexamplePath}, --max-commands ${opts.maxCommands}) ===\n${await fc.asyncDefaultReportMessage(details)}\n${error}\n`,
+      );
       left -= details.numRuns;
       if (opts.path) break;
     }
   } finally {
     await stopEverything();
   }
+  if (interrupted) return; // the signal handler reports nothing more and exits
   const seconds = Math.round((Date.now() - t0) / 1000);
   const totals = { sequences: stats.sequences, commands: stats.commands, kills: stats.kills, violations, seed: firstSeed, seconds };
   if (opts.json) {

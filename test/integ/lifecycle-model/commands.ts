@@ -267,6 +267,7 @@ export class PromoteCommand extends VerbCommand {
   }
   protected apply(m: LifecycleModel): void {
     m.interrupted = null;
+    m.syncsDisturbed = false;
     m.releases.get(this.target)!.promotedOnce = true;
     if (m.live === this.target) return;
     m.previous = m.live;
@@ -303,6 +304,7 @@ export class InterruptedPromoteCommand extends LifecycleCommand {
     });
     if (!run.killed) violation(`${this}: the promote ended (exit ${run.exitCode}) before its step ${this.step} was INSYNC: ${errorsOf(run).map((e) => e.message).join(' | ')}`);
     m.interrupted = { target: this.target, percent: PROMOTE_STEPS[this.step - 1] };
+    m.syncsDisturbed = false; // its guards restarted the two syncs of the split
     m.releases.get(this.target)!.promotedOnce = true;
     const status = await observe(sut);
     await checkInvariants(m, sut, status);
@@ -331,6 +333,7 @@ export class PromoteAbortCommand extends VerbCommand {
     return ['promote', '--abort'];
   }
   protected apply(m: LifecycleModel): void {
+    if (m.interrupted) m.syncsDisturbed = false;
     m.interrupted = null;
   }
 }
@@ -358,6 +361,7 @@ export class RollbackCommand extends VerbCommand {
   protected apply(m: LifecycleModel): void {
     if (m.interrupted) {
       m.interrupted = null;
+      m.syncsDisturbed = false;
       return;
     }
     if (m.rolledBack || m.previous === null) return;
@@ -441,6 +445,47 @@ export class GcCommand extends VerbCommand {
   }
   protected apply(m: LifecycleModel): void {
     for (const r of m.releases.values()) if (isBranch(r.name) && !r.torn && !m.branches.has(r.name)) r.torn = true;
+  }
+}
+
+/**
+ * kill -9 of one running sync daemon of the app (the data plane crashing), `pick` choosing which.
+ * Status must show it not running; the next verb that needs it restarts it from its checkpoints,
+ * so the model expects every verb as before, and no acknowledged write lost.
+ */
+export class KillSyncCommand extends LifecycleCommand {
+  public constructor(private readonly pick: number) {
+    super(false);
+  }
+  public toString(): string {
+    return `kill -9 a sync daemon (pick ${this.pick.toFixed(2).slice(1)})`;
+  }
+  protected override applies(m: LifecycleModel): boolean {
+    // There is a sync only once a release was made while another one was live.
+    return [...m.releases.values()].some((r) => r.source !== null && !r.torn);
+  }
+  protected useful(): boolean {
+    return true;
+  }
+  protected async execute(m: LifecycleModel, real: Real): Promise<void> {
+    const { sut } = real;
+    const daemons = sut.syncDaemons();
+    if (daemons.length === 0) {
+      sut.log('  no sync daemon is running: nothing killed');
+      return;
+    }
+    const d = daemons[Math.floor(this.pick * daemons.length)];
+    process.kill(d.pid, 'SIGKILL');
+    sut.kills++;
+    sut.log(`  killed the ${d.direction} sync ${d.source} → ${d.target} (pid ${d.pid})`);
+    m.syncsDisturbed = true;
+    const status = await observe(sut);
+    // Status shows the dead sync as not running (as soon as its process is gone).
+    const rows = status.status.releases.flatMap((r) => r.syncs ?? []);
+    const row = rows.find((x) => x.direction === d.direction && x.from === sut.releaseId(d.source as ReleaseName) && x.to === sut.releaseId(d.target as ReleaseName));
+    if (row?.running) violation(`status shows the ${d.direction} sync ${d.source} → ${d.target} running after its daemon (pid ${d.pid}) was killed`);
+    await checkInvariants(m, sut, status);
+    real.last = status;
   }
 }
 

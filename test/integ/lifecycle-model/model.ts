@@ -49,6 +49,11 @@ export interface LifecycleModel {
   /** The last flip was a rollback: the previous release is the one rolled back from, and another rollback does nothing. */
   rolledBack: boolean;
   interrupted: InterruptedPromote | null;
+  /**
+   * A sync daemon was killed since the last flip verb (which restarts the syncs it needs): while the
+   * record is split, a write may then stay on the release that took it until a verb runs.
+   */
+  syncsDisturbed: boolean;
   /** Branches that still exist in the repository. */
   readonly branches: Set<BranchName>;
   /** The last acknowledged write (HTTP 200) of each product. */
@@ -70,6 +75,7 @@ export function initialModel(maxSteps: number): LifecycleModel {
     previous: null,
     rolledBack: false,
     interrupted: null,
+    syncsDisturbed: false,
     branches: new Set(BRANCHES),
     acked: new Map(),
     unsettled: new Set(),

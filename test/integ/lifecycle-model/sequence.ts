@@ -9,6 +9,7 @@ import {
   ClientWritesCommand,
   GcCommand,
   InterruptedPromoteCommand,
+  KillSyncCommand,
   PromoteAbortCommand,
   PromoteCommand,
   ReleaseBranchCommand,
@@ -50,6 +51,7 @@ export function lifecycleCommandArbitraries(): fc.Arbitrary<LifecycleCommand>[] 
     [3, fc.tuple(killPoint, probe).map(([k, p]) => new RollbackCommand(k, p))],
     [2, fc.tuple(commit, fc.boolean(), killPoint, probe).map(([c, f, k, p]) => new TeardownCommand(c, f, k, p))],
     [4, fc.array(fc.record({ newProduct: fc.boolean(), pick: draw, draw }), { minLength: 1, maxLength: 3 }).map((ws) => new ClientWritesCommand(ws))],
+    [2, draw.map((p) => new KillSyncCommand(p))],
     // Branch stacks: made, torn down, collected once their branch is gone. (No promote: the CLI
     // names a release to promote by --sha only, and a branch's sha is a commit's release.)
     [1, fc.tuple(branch, killPoint, probe).map(([b, k, p]) => new ReleaseBranchCommand(b, k, p))],

@@ -38,6 +38,7 @@ export interface StatusReleaseView {
   readonly previous: boolean;
   /** The DNS share status observed, when this version of status reports it. */
   readonly trafficPercent?: number;
+  readonly syncs?: readonly { readonly direction: string; readonly from: string; readonly to: string; readonly running: boolean }[];
 }
 export interface StatusView {
   readonly live: string | null;
@@ -151,6 +152,26 @@ export class SystemUnderTest {
       weight: s.weight,
       percent: total === 0 ? Math.round(100 / sets.length) : Math.round((100 * s.weight) / total),
     }));
+  }
+
+  /**
+   * The sync daemons of this app now running (processes of `_sync` with its app name), with their
+   * direction and releases by name, in a replayable order.
+   */
+  public syncDaemons(): { pid: number; direction: string; source: string; target: string }[] {
+    const out: { pid: number; direction: string; source: string; target: string }[] = [];
+    for (const pid of processesWithEnv('STACKSHIFT_APP', this.app)) {
+      let argv: string[];
+      try {
+        argv = fs.readFileSync(path.join('/proc', String(pid), 'cmdline'), 'utf8').split('\0');
+      } catch {
+        continue;
+      }
+      if (!argv.includes('_sync')) continue;
+      const arg = (name: string) => argv[argv.indexOf(name) + 1] ?? '';
+      out.push({ pid, direction: arg('--direction'), source: this.nameOf(arg('--source')) ?? arg('--source'), target: this.nameOf(arg('--target')) ?? arg('--target') });
+    }
+    return out.sort((a, b) => `${a.direction} ${a.source} ${a.target}`.localeCompare(`${b.direction} ${b.source} ${b.target}`));
   }
 
   /** Where the app behind a load balancer DNS name answers, from the local fleet's records. */
