@@ -6,6 +6,7 @@ import {
   Toolkit,
   type ICloudAssemblySource,
 } from '@aws-cdk/toolkit-lib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import * as cdk from 'aws-cdk-lib';
 import { messageOf, toolError } from '../errors';
@@ -15,6 +16,19 @@ import { ToolkitIoBridge } from './toolkit-io-bridge';
 
 /** Adds the stacks to deploy to a fresh CDK app; called once per synthesis. */
 export type AppDefinition = (app: cdk.App) => void;
+
+/** A bootstrap that lost a race to another process is tried again this often, waiting longer each time. */
+const BOOTSTRAP_ATTEMPTS = 4;
+const BOOTSTRAP_RETRY_MS = 3000;
+/** What losing that race looks like: the bucket or stack the other process is creating. */
+const BOOTSTRAP_RACE = /already exists|AlreadyExists|IN_PROGRESS|in progress/i;
+
+/** An error and its causes, one line each (the toolkit wraps the SDK's error). */
+function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, depth = 0; cur !== undefined && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) parts.push(messageOf(cur));
+  return parts.join('\n');
+}
 
 export interface StackDeployerProps {
   readonly ioHost: IoHost;
@@ -71,7 +85,19 @@ export class StackDeployer {
     } finally {
       await assembly.dispose();
     }
-    await this.toolkit.bootstrap(BootstrapEnvironments.fromList(environments), {});
+    // Two processes bootstrapping one fresh environment at once (two teams' first releases, or
+    // parallel test files) race: the loser fails to create the bucket the winner just made, or finds
+    // the toolkit stack mid-update. Once the winner is done, bootstrapping again is a no-op update.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.toolkit.bootstrap(BootstrapEnvironments.fromList(environments), {});
+        break;
+      } catch (e) {
+        if (attempt >= BOOTSTRAP_ATTEMPTS || !BOOTSTRAP_RACE.test(describeError(e))) throw e;
+        IO.INFRA_W1009.emit(this.ioHost, `bootstrap raced another process (${messageOf(e)}); trying again`, { attempt });
+        await sleep(BOOTSTRAP_RETRY_MS * attempt);
+      }
+    }
     for (const environment of environments) {
       IO.INFRA_I1004.emit(this.ioHost, `bootstrapped ${environment}`, { environment });
     }

@@ -49,6 +49,7 @@ export const IO = {
   INFRA_I1002: info<{ stacks: string[] }>('INFRA_I1002', 'stacks were destroyed'),
   INFRA_I1003: info<{ stack: string; changes: number }>('INFRA_I1003', 'stack diff computed'),
   INFRA_I1004: info<{ environment: string }>('INFRA_I1004', 'environment bootstrapped'),
+  INFRA_W1009: warn<{ attempt: number }>('INFRA_W1009', 'a bootstrap raced another process bootstrapping the same environment; it is tried again'),
   INFRA_I1005: info<{ table: string; action: 'created' | 'deleted' | 'exists' }>('INFRA_I1005', 'a table of a stack was reconciled by the local target'),
   INFRA_D1900: debug<{ toolkitCode?: string }>('INFRA_D1900', 'a message relayed from the CDK toolkit'),
   INFRA_W1901: warn<{ toolkitCode?: string }>('INFRA_W1901', 'a warning relayed from the CDK toolkit'),
