@@ -82,7 +82,13 @@ const program = new Command('stackshift')
   .option('--json', 'JSON lines on stderr; the result as one JSON object on stdout')
   .option('--repo <dir>', 'the git repository releases are built from (default: $STACKSHIFT_REPO or the current directory)')
   // Global options are taken before or after the verb (`status --json` as the README shows).
-  .showHelpAfterError();
+  // A usage error is a user error like any other: one line (a JSON line with --json), exit 1;
+  // commander's own error text would be a second one.
+  .configureOutput({ outputError: () => undefined })
+  .exitOverride((err) => {
+    if (err.exitCode === 0) process.exit(0); // --help, --version
+    throw userError('USAGE', err.message.replace(/^error: /, ''), { fix: 'see `stackshift <verb> --help`' });
+  });
 
 program
   .command('release')
