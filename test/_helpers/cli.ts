@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { expect } from 'vitest';
 import { REPO_ROOT } from '../../lib/local/paths';
 
 export interface CliMessage {
@@ -17,7 +16,11 @@ export interface CliMessage {
 
 export interface CliRun {
   readonly code: number | null;
+  /** Killed by `killWhen`. */
   readonly killed: boolean;
+  /** Killed because it outlived `timeoutMs`. */
+  readonly timedOut: boolean;
+  readonly seconds: number;
   readonly stdout: string;
   readonly stderr: string;
   readonly messages: readonly CliMessage[];
@@ -31,6 +34,8 @@ export interface RunCliOptions {
   /** SIGKILL the CLI when a message satisfies this. @default - never */
   readonly killWhen?: (m: CliMessage) => boolean;
   readonly env?: Record<string, string>;
+  /** SIGKILL it after this long, so a hung verb fails its test instead of the run. @default - never */
+  readonly timeoutMs?: number;
 }
 
 export function runCli(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
@@ -43,6 +48,12 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
   let stderr = '';
   let pending = '';
   let killed = false;
+  let timedOut = false;
+  const started = Date.now();
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs);
   const messages: CliMessage[] = [];
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => {
@@ -68,6 +79,7 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => {
+      clearTimeout(timer);
       const last = stdout.trim().split('\n').pop();
       let result: unknown;
       try {
@@ -75,7 +87,7 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
       } catch {
         result = undefined;
       }
-      resolve({ code, killed, stdout, stderr, messages, result });
+      resolve({ code, killed, timedOut, seconds: (Date.now() - started) / 1000, stdout, stderr, messages, result });
     });
   });
 }
@@ -83,17 +95,4 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
 /** The codes of the messages, for asserting on codes rather than text. */
 export function codes(run: CliRun): string[] {
   return run.messages.map((m) => m.code);
-}
-
-export function expectOk(run: CliRun): void {
-  if (run.code !== 0) throw new Error(`CLI exited ${run.code}:\n${run.stderr.slice(-3000)}`);
-}
-
-/** A user error: exit 1, one error line naming the code, no stack trace. */
-export function expectUserError(run: CliRun, code: string): void {
-  expect(run.code, run.stderr.slice(-2000)).toBe(1);
-  const errors = run.messages.filter((m) => m.level === 'error');
-  expect(errors).toHaveLength(1);
-  expect(errors[0].data?.code).toBe(code);
-  expect(errors[0].message).not.toMatch(/\n\s+at /);
 }

@@ -20,7 +20,8 @@ import { physicalTableName } from '../../lib/manifest/table-manifest';
 import { ReleaseStore } from '../../lib/release/release-record';
 import { readSyncStatus, type SyncPair } from '../../lib/release/sync-daemon';
 import { fleetBaseUrl, getRev, putProduct } from '../_helpers/catalog-http';
-import { codes, expectOk, expectUserError, runCli, type CliMessage } from '../_helpers/cli';
+import { codes, runCli, type CliMessage } from '../_helpers/cli';
+import { expectOk, expectUserError } from '../_helpers/cli-expect';
 
 const stateDir = inject('localStateDir');
 const app = `sq${randomBytes(3).toString('hex')}`;
