@@ -11,7 +11,7 @@ import type { EdgeInfo, ReleaseEngine } from './engine';
 import type { ReleaseRecord } from './release-record';
 import { DeadLetters } from '../ledger';
 import { readSyncStatus, syncDeadLetterJobId, type SyncPair } from './sync-daemon';
-import { ensureSyncRunning, isSyncAlive, waitCaughtUp } from './sync-launcher';
+import { assertRunning, ensureSyncRunning, waitCaughtUp } from './sync-launcher';
 
 export const RELEASE_UNHEALTHY = 'RELEASE_UNHEALTHY';
 export const TRAFFIC_MISMATCH = 'TRAFFIC_MISMATCH';
@@ -52,11 +52,7 @@ export async function assertNoDeadLetters(engine: ReleaseEngine, pair: SyncPair)
 
 /** Refuses when a sync is not running (SYNC_FAILED with its error, or SYNC_NOT_RUNNING). */
 export async function assertSyncAlive(engine: ReleaseEngine, pair: SyncPair): Promise<void> {
-  const status = await readSyncStatus(engine.ledger, pair);
-  if (status && isSyncAlive(status, engine.clock()) && !status.error) return;
-  throw userError(status?.error ? 'SYNC_FAILED' : 'SYNC_NOT_RUNNING', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is not running${status?.error ? `: ${status.error}` : ''}`, {
-    fix: 'run the command again: it restarts the sync from its checkpoints',
-  });
+  assertRunning(engine, pair, await readSyncStatus(engine.ledger, pair));
 }
 
 /** True when the release's own endpoint answers `GET /health` with 2xx. */

@@ -111,6 +111,19 @@ export async function retireSync(engine: ReleaseEngine, pair: SyncPair): Promise
 }
 
 /**
+ * The status of a sync that runs, or a refusal saying why it does not (SYNC_FAILED with its error,
+ * SYNC_NOT_RUNNING): a verb stops there with traffic where it was, not with a crash.
+ */
+export function assertRunning(engine: ReleaseEngine, pair: SyncPair, status: SyncStatus | undefined): SyncStatus {
+  const fix = `see ${syncLogFile(engine, pair)}; run the command again: it restarts the sync from its checkpoints`;
+  if (status?.error) throw userError('SYNC_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} failed: ${status.error}`, { fix });
+  if (!status || !isSyncAlive(status, engine.clock())) {
+    throw userError('SYNC_NOT_RUNNING', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is not running`, { fix });
+  }
+  return status;
+}
+
+/**
  * Waits until the daemon has applied everything written before `sinceMs`: a heartbeat after it
  * reporting every shard caught up. The daemon must be running (a stopped one never catches up).
  */
@@ -123,27 +136,17 @@ export async function waitCaughtUp(
   let lastReport = 0;
   for (;;) {
     const status = await readSyncStatus(engine.ledger, pair);
-    // Refusals, not crashes: the verb stops here with traffic where it was, and says why.
-    if (status?.error) {
-      throw userError('SYNC_FAILED', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} failed: ${status.error}`, {
-        fix: `see ${syncLogFile(engine, pair)}; run the command again: it restarts the sync from its checkpoints`,
-      });
-    }
-    if (!status || !isSyncAlive(status, engine.clock())) {
-      throw userError('SYNC_NOT_RUNNING', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is not running`, {
-        fix: `see ${syncLogFile(engine, pair)}; run the command again: it restarts the sync from its checkpoints`,
-      });
-    }
+    const running = assertRunning(engine, pair, status);
     // One beat of margin: a heartbeat reports reads made up to a poll interval before it.
-    const caughtUp = status.heartbeatAtMs > options.sinceMs + SYNC_HEARTBEAT_MS && (status.caughtUp || (options.maxLagMs !== undefined && status.lagMs <= options.maxLagMs && Object.values(status.tables).every((t) => t.pendingShards === 0)));
-    if (caughtUp) return status;
+    const caughtUp = running.heartbeatAtMs > options.sinceMs + SYNC_HEARTBEAT_MS && (running.caughtUp || (options.maxLagMs !== undefined && running.lagMs <= options.maxLagMs && Object.values(running.tables).every((t) => t.pendingShards === 0)));
+    if (caughtUp) return running;
     if (engine.clock() > deadline) {
-      throw userError('SYNC_BEHIND', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not catch up (lag ${status.lagMs} ms)`, { fix: `see ${syncLogFile(engine, pair)} and run the command again` });
+      throw userError('SYNC_BEHIND', `the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} did not catch up (lag ${running.lagMs} ms)`, { fix: `see ${syncLogFile(engine, pair)} and run the command again` });
     }
     if (engine.clock() - lastReport > 5000) {
       lastReport = engine.clock();
-      for (const [table, t] of Object.entries(status.tables)) {
-        RELEASE_IO.RELEASE_I3111.emit(engine.io, `${pair.direction} sync of ${table}: lag ${t.lagMs} ms, ${t.pendingShards} shard(s) not read yet`, { releaseId: pair.targetReleaseId, table, lagMs: t.lagMs, caughtUp: status.caughtUp });
+      for (const [table, t] of Object.entries(running.tables)) {
+        RELEASE_IO.RELEASE_I3111.emit(engine.io, `${pair.direction} sync of ${table}: lag ${t.lagMs} ms, ${t.pendingShards} shard(s) not read yet`, { releaseId: pair.targetReleaseId, table, lagMs: t.lagMs, caughtUp: running.caughtUp });
       }
     }
     await sleep(250);
