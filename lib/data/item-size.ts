@@ -2,6 +2,7 @@ import { NumberValue, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import type { Item } from './item';
 import { META } from './item';
 import { canonicalDecimal } from './numbers';
+import { wireName } from './special-names';
 
 /** DynamoDB's item size limit. */
 export const MAX_ITEM_BYTES = 400 * 1024;
@@ -26,9 +27,14 @@ export function itemSizeBytes(item: Item): number {
   let size = 0;
   for (const [name, value] of Object.entries(item)) {
     if (value === undefined) continue; // dropped on write (removeUndefinedValues)
-    size += Buffer.byteLength(name) + valueSize(value);
+    size += nameBytes(name) + valueSize(value);
   }
   return size;
+}
+
+/** An attribute name's UTF-8 length as DynamoDB stores it (special-names.ts). */
+function nameBytes(name: string): number {
+  return Buffer.byteLength(wireName(name));
 }
 
 function valueSize(v: NativeAttributeValue): number {
@@ -48,7 +54,7 @@ function valueSize(v: NativeAttributeValue): number {
   }
   if (typeof v === 'object') {
     let s = 3;
-    for (const [k, e] of Object.entries(v)) if (e !== undefined) s += 1 + Buffer.byteLength(k) + valueSize(e as NativeAttributeValue);
+    for (const [k, e] of Object.entries(v)) if (e !== undefined) s += 1 + nameBytes(k) + valueSize(e as NativeAttributeValue);
     return s;
   }
   return 1;

@@ -17,6 +17,7 @@
 import { NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { guardSpecialNames } from './special-names';
 
 export { NumberValue };
 
@@ -174,8 +175,9 @@ export const ITEM_TRANSLATE_CONFIG: TranslateConfig = {
 /**
  * A document client for source and target tables, with ITEM_TRANSLATE_CONFIG. Every data-plane
  * document client uses this one configuration: DynamoDBDocumentClient.from writes its options into
- * the base client's config, so clients on one base client must agree.
+ * the base client's config, so clients on one base client must agree. Attributes named `__proto__`
+ * and `constructor` are carried under other names (see special-names.ts).
  */
 export function createItemClient(dynamodb: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(dynamodb, ITEM_TRANSLATE_CONFIG);
+  return DynamoDBDocumentClient.from(guardSpecialNames(dynamodb), ITEM_TRANSLATE_CONFIG);
 }

@@ -1,5 +1,6 @@
 import { DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { userError } from '../errors';
+import { SPECIAL_NAMES } from './special-names';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import type { Item, KeyNames } from './item';
 
@@ -69,6 +70,14 @@ export function assertKeyNames(info: TableInfo, expected: KeyNames, role: string
       `${role} table "${info.tableName}" has key (${describeKey(info.keyNames)}), the manifest says (${describeKey(expected)})`,
       { fix: 'point at the right table or fix release/tables.ts' },
     );
+  }
+  for (const name of [expected.partitionKey, expected.sortKey]) {
+    if (name !== undefined && SPECIAL_NAMES.includes(name)) {
+      // items carry it under another name (special-names.ts): key conditions would not find it
+      throw userError('KEY_NAME_UNSUPPORTED', `${role} table "${info.tableName}" has a key attribute named "${name}", which stackshift cannot address`, {
+        fix: `copy this table with another tool; non-key attributes named "${name}" are supported`,
+      });
+    }
   }
 }
 

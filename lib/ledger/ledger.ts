@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../errors';
+import { guardSpecialNames } from '../data/special-names';
 
 /** Attribute and index names of the ledger table, as EdgeStack declares them. */
 export const LEDGER_SCHEMA = {
@@ -55,7 +56,8 @@ function exactNumber(text: string): number | NumberValue {
  * the shared client config, so a base client must not be shared with another document client.
  */
 export function createLedgerClient(dynamodb: DynamoDBClient = new DynamoDBClient({})): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(dynamodb, LEDGER_TRANSLATE_CONFIG);
+  // dead letters hold whole items: `__proto__` and `constructor` among their attributes must survive the SDK
+  return DynamoDBDocumentClient.from(guardSpecialNames(dynamodb), LEDGER_TRANSLATE_CONFIG);
 }
 
 export interface LedgerProps {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { CreateBackupCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { createItemClient } from '../data/numbers';
+import { toWireNames } from '../data/special-names';
 import { scanInSegments, scanSegmentsFor } from '../data/scan-segments';
 import { describeTable } from '../data/table-info';
 import { messageOf } from '../errors';
@@ -68,7 +69,8 @@ export async function exportTable(props: ExportTableProps): Promise<string> {
       consistentRead: true,
       onPage: async (items) => {
         for (const item of items) {
-          if (!out.write(JSON.stringify(marshall(item), base64Binary) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
+          const text = JSON.stringify(marshall(item), base64Binary);
+          if (!out.write((toWireNames(text) ?? text) + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
         }
       },
     });

@@ -46,7 +46,9 @@ export const numberText: fc.Arbitrary<string> = fc.oneof(
 );
 
 const text = fc.string({ maxLength: 12 });
-const nonEmpty = fc.string({ minLength: 1, maxLength: 8 });
+/** Names JavaScript objects treat specially: the SDK lost `__proto__` (lib/data/proto-attribute.ts). */
+const OBJECT_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'] as const;
+const nonEmpty = fc.oneof({ weight: 6, arbitrary: fc.string({ minLength: 1, maxLength: 8 }) }, { weight: 1, arbitrary: fc.constantFrom(...OBJECT_NAMES) });
 const bytes = fc.uint8Array({ maxLength: 12 });
 
 const scalar: fc.Arbitrary<AttributeValue> = fc.oneof(
@@ -71,7 +73,9 @@ export const attributeValue: fc.Arbitrary<AttributeValue> = fc.letrec<{ value: A
 })).value;
 
 /** Attribute names that are not keys and not the engine's. */
-export const attributeName = fc.string({ minLength: 1, maxLength: 10 }).filter((n) => n !== 'pk' && n !== 'sk' && !n.startsWith('_ss'));
+export const attributeName = fc
+  .oneof({ weight: 6, arbitrary: fc.string({ minLength: 1, maxLength: 10 }) }, { weight: 1, arbitrary: fc.constantFrom(...OBJECT_NAMES) })
+  .filter((n) => n !== 'pk' && n !== 'sk' && !n.startsWith('_ss'));
 
 /** An item's non-key attributes. */
 export const attributes = fc.dictionary(attributeName, attributeValue, { maxKeys: 6 });

@@ -66,6 +66,7 @@ import { DATA_IO, type IoHost } from '../../io';
 import { isLeaseLost } from '../../ledger/lease-lost';
 import type { ShardCheckpoint, ShardCheckpoints } from '../../ledger/shard-checkpoints';
 import { Backoff, isRetryable, type BackoffOptions } from '../retry';
+import { guardSpecialNames } from '../special-names';
 import type { ShardLeaseKeeper } from './shard-lease-keeper';
 import { planShardReads, type ShardInfo, type ShardProgress } from './shard-lineage';
 import { toStreamRecord, type StreamRecord, type StreamRecordBatch } from './stream-records';
@@ -244,7 +245,8 @@ export class StreamReader {
     this.ioHost = props.ioHost;
     this.streamArn = props.streamArn;
     this.checkpoints = props.checkpoints;
-    this.client = props.client ?? new DynamoDBStreamsClient({});
+    // stream images carry item attributes: `__proto__` and `constructor` among them must survive the SDK
+    this.client = guardSpecialNames(props.client ?? new DynamoDBStreamsClient({}));
     this.pollIntervalMs = nonNegative('pollIntervalMs', props.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.batchLimit = props.batchLimit ?? DEFAULT_BATCH_LIMIT;
     if (!Number.isInteger(this.batchLimit) || this.batchLimit < 1 || this.batchLimit > 1000) {

@@ -11,6 +11,7 @@ import { MigrationChain } from '../../../lib/data/migrations/chain';
 import type { Migration } from '../../../lib/data/migrations/migration';
 import { exactNumber, exactText } from '../../../lib/data/numbers';
 import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../../../lib/data/item-size';
+import { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE } from '../../../lib/data/special-names';
 import { redriveDeadLetters } from '../../../lib/data/redrive';
 import { TableSync } from '../../../lib/data/stream/table-sync';
 import { verifyCopy } from '../../../lib/data/verify/verify-copy';
@@ -18,7 +19,7 @@ import { RecordingIoHost } from '../../../lib/io';
 import { DeadLetters, Ledger, SegmentTasks } from '../../../lib/ledger';
 import { EDGE_NUMBERS } from '../../_helpers/attribute-value-arb';
 import { upChain, useLedger } from '../../_helpers/data-pair';
-import { rawPair, type RawItem } from '../../_helpers/raw-items';
+import { rawPair, rawScan, type RawItem } from '../../_helpers/raw-items';
 import { createTable, PRODUCT_KEYS, uniqueName } from '../../_helpers/tables';
 
 const KEYS: KeyNames = { partitionKey: 'pk', sortKey: 'sk' };
@@ -149,6 +150,74 @@ describe('exact values', () => {
     expect(r2).toMatchObject({ deadLetters: 1, complete: true });
     const [dl] = await new DeadLetters(ledger, bad.jobId).list();
     expect(dl).toMatchObject({ errorCode: 'NUMBER_PRECISION', sourceKey: { pk: 'a' } });
+  });
+});
+
+describe('attribute names the SDK mishandles', () => {
+  // JSON.parse makes `__proto__` an own field; an object literal would set the prototype
+  const protoItem = (pk: string, n: string): RawItem =>
+    JSON.parse(
+      `{"pk":{"S":"${pk}"},"sk":{"N":"${n}"},"__proto__":{"S":"top ${n}"},"constructor":{"N":"${n}"},"toString":{"S":"t"},` +
+        `"m":{"M":{"__proto__":{"M":{"__proto__":{"N":"${n}"}}},"hasOwnProperty":{"BOOL":true}}},"l":{"L":[{"M":{"__proto__":{"B":"AAE="}}}]},` +
+        // marshall took a map whose `constructor` has name "String" for a string
+        `"spoof":{"M":{"constructor":{"M":{"name":{"S":"String"}}},"valueOf":{"S":"v"}}},"set":{"M":{"constructor":{"M":{"name":{"S":"Set"}}}}}}`,
+    ) as RawItem;
+
+  it('attributes named __proto__ and constructor (top level, nested, in lists, a map whose constructor is named String), toString, valueOf: copy, sync of puts, updates and deletes carry them byte for byte, verify = 0', async () => {
+    // GIVEN a source whose items have such attributes
+    const p = await pair({ stream: true });
+    for (const i of [1, 2, 3]) await put(p.source, protoItem('copy', String(i)));
+    const io = new RecordingIoHost();
+
+    // WHEN it is copied
+    const copied = await copy(io, p).run();
+
+    // THEN every one arrives, and verify (which reads through the same SDK) agrees
+    expect(io.messages.filter((m) => m.level === "error" || m.level === "warn").map((m) => m.message)).toEqual([]);
+    expect(copied).toMatchObject({ complete: true, deadLetters: 0, itemsRead: 3 });
+    await expectRawEqual(p);
+    expect(await verify(io, p)).toMatchObject({ differences: 0, deadLettered: 0 });
+
+    // WHEN the stream brings new such items, an update of a __proto__ attribute and a delete
+    for (const i of [4, 5]) await put(p.source, protoItem('sync', String(i)));
+    await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: p.source,
+        Key: { pk: { S: 'copy' }, sk: { N: '1' } },
+        UpdateExpression: 'SET #p = :v, m.#p.#p = :n',
+        ExpressionAttributeNames: { '#p': '__proto__' },
+        ExpressionAttributeValues: { ':v': { SS: ['changed'] }, ':n': { N: '-1E-130' } },
+      }),
+    );
+    await dynamodb.send(new DeleteItemCommand({ TableName: p.source, Key: { pk: { S: 'copy' }, sk: { N: '2' } } }));
+    const synced = await sync(io, p).run({ stopWhenCaughtUp: true });
+
+    // THEN the target is the source again
+    expect(synced.deadLetters).toBe(0);
+    await expectRawEqual(p);
+    expect(await verify(io, p)).toMatchObject({ differences: 0, deadLettered: 0 });
+  });
+
+  it('migrations see attributes named __proto__ and constructor under PROTO_ATTRIBUTE and CONSTRUCTOR_ATTRIBUTE, and can change them', async () => {
+    // GIVEN a migration that upper-cases the __proto__ attribute
+    const upper: Migration = {
+      table: 'things',
+      version: 2,
+      description: 'upper-case __proto__',
+      up: (item: Item) => ({ ...item, [PROTO_ATTRIBUTE]: String(item[PROTO_ATTRIBUTE]).toUpperCase(), [CONSTRUCTOR_ATTRIBUTE]: 'changed' }),
+    };
+    const p = await pair();
+    await put(p.source, protoItem('m', '7'));
+    const io = new RecordingIoHost();
+
+    // WHEN the copy runs it
+    const copied = await copy(io, p, new MigrationChain({ table: 'things', fromVersion: 1, toVersion: 2, steps: [upper], keyNames: KEYS })).run();
+
+    // THEN the target's attribute named __proto__ holds the migrated value
+    expect(copied).toMatchObject({ complete: true, deadLetters: 0 });
+    const [item] = await rawScan(p.target);
+    expect(item!['__proto__']).toEqual({ S: 'TOP 7' });
+    expect(item!['constructor']).toEqual({ S: 'changed' });
   });
 });
 

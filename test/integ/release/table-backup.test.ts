@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutItemCommand, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { rawText } from '../../_helpers/raw-items';
 import { exportTable } from '../../../lib/release/table-backup';
 import { scanSegmentsFor } from '../../../lib/data/scan-segments';
 import { generateV1Products } from '../../../examples/catalog/data';
@@ -27,6 +28,8 @@ describe('exportTable', () => {
       sizes: { NS: ['1', '2.5'] },
       blob: { B: Uint8Array.from([0, 255, 16]) },
       nested: { M: { list: { L: [{ NULL: true }, { BOOL: false }] } } },
+      // names the SDK cannot carry as they are (lib/data/special-names.ts)
+      ...(JSON.parse('{"__proto__":{"S":"p"},"constructor":{"M":{"__proto__":{"N":"1"}}}}') as Record<string, AttributeValue>),
     };
     const client = new DynamoDBClient({});
     await client.send(new PutItemCommand({ TableName: table, Item: odd }));
@@ -44,10 +47,8 @@ describe('exportTable', () => {
     expect(keys.size).toBe(items.length + 1);
     for (const i of items.slice(0, 50)) expect(keys.has(`${i.pk}|${i.sk}`)).toBe(true);
     const exported = lines.find((l) => l.pk.S === 'odd')!;
-    expect(exported).toEqual({
-      ...odd,
-      blob: { B: Buffer.from([0, 255, 16]).toString('base64') },
-    });
+    expect(rawText(exported)).toBe(rawText(odd));
+    expect(rawText(exported)).toContain('"__proto__":{"S":"p"}');
     expect(fs.readdirSync(dir)).toEqual([path.basename(file)]);
   });
 });
