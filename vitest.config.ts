@@ -1,6 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // the public API by its package name, as a team's config imports it (tsconfig.json `paths` for tsx)
+  resolve: { alias: { stackshift: fileURLToPath(new URL('./lib/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/_helpers/global-setup.ts'],

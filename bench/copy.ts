@@ -22,7 +22,7 @@ import { BatchWriter } from '../lib/data/write/batch-writer';
 import { silentIoHost } from '../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../lib/ledger';
 import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
-import { registry } from '../release/migrations';
+import { registry } from '../test/_helpers/catalog';
 import { createTable } from '../test/_helpers/tables';
 import { startLatencyProxy } from './latency-proxy';
 import { writeAll } from './write-all';
@@ -183,7 +183,7 @@ function* targetItems(n: number): Generator<Item> {
 async function runCopy(source: string, target: string, ledger: string, endpoint: string): Promise<{ itemsWritten: number; peakRssMb: number; seconds: number }> {
   const child = spawn(
     process.execPath,
-    [`--max-old-space-size=${opts.maxHeapMb}`, '--max-semi-space-size=8', '--import', 'tsx', 'bin/data.ts', 'copy', '--job', `bench#${id}`, '--table', 'products', '--source', source, '--target', target, '--ledger', ledger,
+    [`--max-old-space-size=${opts.maxHeapMb}`, '--max-semi-space-size=8', '--import', 'tsx', 'bin/cli.ts', 'copy', '--job', `bench#${id}`, '--table', 'products', '--source', source, '--target', target, '--ledger', ledger,
       '--concurrency', String(opts.concurrency), '--write-concurrency', String(opts.writeConcurrency), '--json'],
     { env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint }, stdio: ['ignore', 'pipe', opts.json ? 'inherit' : 'ignore'] },
   );

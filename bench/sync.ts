@@ -34,7 +34,7 @@ import { BatchWriter } from '../lib/data/write/batch-writer';
 import { silentIoHost } from '../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../lib/ledger';
 import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
-import { registry } from '../release/migrations';
+import { registry } from '../test/_helpers/catalog';
 import { createTable } from '../test/_helpers/tables';
 import { runV1Writer } from '../test/_helpers/v1-writer';
 import { writeAll } from './write-all';

@@ -2,14 +2,13 @@
  * The CDK app (`cdk.json`: `npx tsx bin/app.ts`). Releases come from the `releases` context, a JSON
  * array of `{ sha | branch, amiId, releaseId? }` (releaseId is derived when absent), e.g.
  *   npx cdk synth -c releases='[{"sha":"0123456789abcdef","amiId":"ami-12345678"}]'
- * Without it, one example release is synthesized.
+ * Without it, one example release is synthesized. The app and its tables come from the stackshift config.
  */
 import * as cdk from 'aws-cdk-lib';
 import { z } from 'zod';
 import { exitCodeFor, messageOf, ReleaseError } from '../lib/errors';
 import { releaseId, zodUserError } from '../lib/manifest/table-manifest';
-import { appConfig } from '../release/app';
-import { tables } from '../release/tables';
+import { findConfigFile, loadConfig } from '../lib/config/load-config';
 import { buildApp, type ReleaseSpec } from '../stacks/app-builder';
 
 const EXAMPLE_RELEASES = [{ sha: '0123456789abcdef0123456789abcdef01234567', amiId: 'ami-12345678' }];
@@ -44,9 +43,11 @@ function releasesFromContext(app: cdk.App): ReleaseSpec[] {
 }
 
 try {
+  // The team's config, found as the CLI finds it (STACKSHIFT_CONFIG, or the repository root, then release/).
+  const definition = await loadConfig(findConfigFile(process.cwd(), process.env.STACKSHIFT_CONFIG));
   // autoSynth off: a failed synth must not run again on process exit.
   const app = new cdk.App({ autoSynth: false });
-  buildApp({ app, config: appConfig, tables, releases: releasesFromContext(app) });
+  buildApp({ app, config: definition.config, tables: definition.tables, releases: releasesFromContext(app), extendReleaseStack: definition.extendReleaseStack });
   app.synth();
 } catch (err) {
   // A user error is one line; anything else keeps its stack trace.

@@ -11,6 +11,7 @@
  * region) is used. Locally, the emulators are started if they are not running (idempotent).
  * `--json`: progress as JSON lines on stderr, the result as one JSON object on stdout.
  */
+import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { parseDuration, parseSteps } from '../lib/dns';
@@ -28,32 +29,45 @@ import { releaseVerb } from '../lib/release/release-verb';
 import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
 import { gcVerb, teardownVerb } from '../lib/release/teardown-verb';
 import { assertPlanFits, historyView, planView, statusView } from '../lib/release/views';
-import { definition } from '../release';
+import { findConfigFile, loadConfig } from '../lib/config/load-config';
+import { addDataCommands } from './data-commands';
 import { renderHistory, renderPlan, renderStatus } from './render';
 import { runMain } from './run-main';
 
 interface Global {
   readonly json?: boolean;
   readonly repo?: string;
+  readonly config?: string;
 }
 
 const json = process.argv.includes('--json');
 const io: IoHost = defaultIoHost({ json });
 
 async function engineFor(g: Global): Promise<ReleaseEngine> {
+  const repoDir = repoDirOf(g);
+  return new ReleaseEngine({ ioHost: io, definition: await definitionFor(g), repoDir });
+}
+
+function repoDirOf(g: Global): string {
+  return path.resolve(g.repo ?? process.env.STACKSHIFT_REPO ?? process.cwd());
+}
+
+/** The team's config, and the AWS it targets: local AWS unless STACKSHIFT_TARGET=aws. */
+async function definitionFor(g: Global): Promise<ReleaseDefinition> {
   if (process.env.STACKSHIFT_TARGET !== 'aws') {
     // The embedded default: local AWS on loopback, started (or reused) here.
     const { state } = await startLocalAws({ ioHost: io, stateDir: process.env.STACKSHIFT_LOCAL_STATE_DIR });
     Object.assign(process.env, localAwsEnv(state));
   }
-  return new ReleaseEngine({ ioHost: io, definition: withAppOverride(), repoDir: g.repo ?? process.env.STACKSHIFT_REPO ?? process.cwd() });
+  const definition = await loadConfig(findConfigFile(repoDirOf(g), g.config ?? process.env.STACKSHIFT_CONFIG));
+  return withAppOverride(definition);
 }
 
 /**
  * STACKSHIFT_APP runs the same definition under another app name: its own stacks, tables, ledger
  * and lock (several copies side by side, e.g. integration tests sharing one local AWS).
  */
-function withAppOverride(): ReleaseDefinition {
+function withAppOverride(definition: ReleaseDefinition): ReleaseDefinition {
   const app = process.env.STACKSHIFT_APP;
   return app ? { ...definition, config: parseAppConfig({ ...definition.config, app }) } : definition;
 }
@@ -81,6 +95,7 @@ const program = new Command('stackshift')
   .description('ship every release as a new immutable stack with a migrated, stream-synced copy of production data')
   .option('--json', 'JSON lines on stderr; the result as one JSON object on stdout')
   .option('--repo <dir>', 'the git repository releases are built from (default: $STACKSHIFT_REPO or the current directory)')
+  .option('--config <file>', 'the stackshift config (default: $STACKSHIFT_CONFIG, else stackshift.config.ts at the repository root, then in release/)')
   // Global options are taken before or after the verb (`status --json` as the README shows).
   // A usage error is a user error like any other: one line (a JSON line with --json), exit 1;
   // commander's own error text would be a second one.
@@ -200,6 +215,8 @@ program
       ].join('\n') || 'nothing to collect',
     );
   });
+
+addDataCommands(program, { io, definition: () => definitionFor(program.opts<Global>()) });
 
 // Internal: the long-lived sync between two releases, launched detached by release and promote.
 program

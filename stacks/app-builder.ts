@@ -3,6 +3,7 @@
  * checked by cdk-nag's AwsSolutions pack. cdk-nag 3 is a policy-validation plugin: an
  * unacknowledged finding fails `app.synth()` (in-memory) or `cdk synth` (exit code 1).
  */
+import type { ExtendReleaseStack } from '../lib/config/define-config';
 import * as cdk from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { userError } from '../lib/errors';
@@ -33,6 +34,8 @@ export interface BuildAppProps {
   readonly releases: readonly ReleaseSpec[];
   /** Account and region of every stack. @default - region us-east-1, account unresolved (offline synth) */
   readonly env?: cdk.Environment;
+  /** The team's own constructs in every release stack (its config's hook). @default - none */
+  readonly extendReleaseStack?: ExtendReleaseStack;
 }
 
 export interface BuiltApp {
@@ -58,7 +61,7 @@ export function buildApp(props: BuildAppProps): BuiltApp {
       throw userError(RELEASE_ID_INVALID, `release "${r.releaseId}" is listed twice`, { fix: 'list each release once' });
     }
     seen.add(r.releaseId);
-    return new ReleaseStack(app, releaseStackName(config.app, r.releaseId), {
+    const stack = new ReleaseStack(app, releaseStackName(config.app, r.releaseId), {
       env,
       app: config.app,
       releaseId: r.releaseId,
@@ -69,6 +72,8 @@ export function buildApp(props: BuildAppProps): BuiltApp {
       instanceType: config.instanceType,
       desiredCapacity: config.desiredCapacity,
     });
+    props.extendReleaseStack?.(stack, { releaseId: r.releaseId, tables: stack.tables, instanceRole: stack.instanceRole });
+    return stack;
   });
 
   cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app, {}));

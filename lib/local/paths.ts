@@ -4,6 +4,15 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: this file lives in `<repo>/lib/local/`. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Node arguments that run this package's own CLI (bin/cli): the TypeScript source through tsx when
+ * running from source, the built JavaScript when installed.
+ */
+export function cliCommand(): string[] {
+  const source = path.extname(fileURLToPath(import.meta.url)) === '.ts';
+  return source ? ['--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts')] : [path.join(REPO_ROOT, 'bin', 'cli.js')];
+}
+
 /** Where the state file and the emulators' logs live unless told otherwise. */
 export function defaultStateDir(): string {
   return path.join(REPO_ROOT, '.local');

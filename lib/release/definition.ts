@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { userError } from '../errors';
 import type { MigrationRegistry } from '../data/migrations/registry';
 import type { AppConfig } from '../manifest/app-config';
+import type { ExtendReleaseStack } from '../config/define-config';
 import { zodUserError, type TableManifest } from '../manifest/table-manifest';
 
 const run = promisify(execFile);
@@ -38,6 +39,10 @@ export interface ReleaseDefinition {
   readonly appEntry: string;
   /** HTTP checks run against a new stack before it is READY. @default - none */
   readonly checks?: readonly ReleaseCheck[];
+  /** The team's own constructs in every release stack. @default - none */
+  readonly extendReleaseStack?: ExtendReleaseStack;
+  /** The config file this definition was loaded from (child processes load it again). @default - none */
+  readonly configFile?: string;
 }
 
 /** The file in the app directory that names the data versions the app's code at that commit needs. */

@@ -113,7 +113,7 @@ export class ReleaseEngine {
     return new StackDeployer({
       ioHost: this.io,
       target: this.target,
-      defineApp: (app) => buildApp({ app, config: this.definition.config, tables: this.definition.tables, releases, env: { account } }),
+      defineApp: (app) => buildApp({ app, config: this.definition.config, tables: this.definition.tables, releases, env: { account }, extendReleaseStack: this.definition.extendReleaseStack }),
     });
   }
 

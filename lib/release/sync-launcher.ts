@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../errors';
-import { REPO_ROOT } from '../local/paths';
+import { cliCommand } from '../local/paths';
 import { isRunning, spawnDetached, tailOf, terminate } from '../local/processes';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
@@ -60,9 +60,14 @@ export async function ensureSyncRunning(engine: ReleaseEngine, pair: SyncPair): 
     command: process.execPath,
     // A sync's memory is bounded by its batches (up to 4 of 1000 records in flight per shard, and
     // every table of the release at once): a budget that leaves the collector room to work.
-    args: ['--max-old-space-size=512', '--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '_sync', '--direction', pair.direction, '--source', pair.sourceReleaseId, '--target', pair.targetReleaseId],
-    cwd: REPO_ROOT,
-    env: { ...process.env, STACKSHIFT_LOCAL_STATE_DIR: engine.stateDir, STACKSHIFT_REPO: engine.repoDir },
+    args: ['--max-old-space-size=512', ...cliCommand(), '--json', '_sync', '--direction', pair.direction, '--source', pair.sourceReleaseId, '--target', pair.targetReleaseId],
+    cwd: engine.repoDir,
+    env: {
+      ...process.env,
+      STACKSHIFT_LOCAL_STATE_DIR: engine.stateDir,
+      STACKSHIFT_REPO: engine.repoDir,
+      ...(engine.definition.configFile ? { STACKSHIFT_CONFIG: engine.definition.configFile } : {}),
+    },
     logFile,
     appendLog: true,
   });

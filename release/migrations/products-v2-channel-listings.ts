@@ -16,8 +16,7 @@
  * item) and come back from it in `down`, so down(up(x)) == x for every channel item.
  */
 import { z } from 'zod';
-import type { Item, Key } from '../../lib/data/item';
-import type { Migration, MigrationContext } from '../../lib/data/migrations/migration';
+import type { Item, Key, Migration, MigrationContext } from 'stackshift';
 
 export const CHANNELS = ['US', 'GB', 'EU'] as const;
 export type Channel = (typeof CHANNELS)[number];

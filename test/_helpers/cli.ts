@@ -3,6 +3,7 @@
  * AWS, under an app name of the test's own. It can SIGKILL the child when a given message appears,
  * as a crash at that point would.
  */
+import { CATALOG_CONFIG_FILE } from './catalog';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../lib/local/paths';
@@ -41,7 +42,7 @@ export interface RunCliOptions {
 export function runCli(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '--repo', options.repo, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, STACKSHIFT_APP: options.app, ...options.env },
+    env: { ...process.env, STACKSHIFT_APP: options.app, STACKSHIFT_CONFIG: CATALOG_CONFIG_FILE, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -4,7 +4,7 @@ import type { Item } from '../../lib/data/item';
 import { verifyCopy, type VerifyResult } from '../../lib/data/verify/verify-copy';
 import type { IoHost } from '../../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../../lib/ledger';
-import { registry } from '../../release/migrations';
+import { registry } from './catalog';
 import { createTable, PRODUCT_KEYS, putAll, uniqueName } from './tables';
 
 /** The example's up chain: v1 channel items → v2 product + listings. */

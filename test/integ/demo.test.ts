@@ -26,7 +26,7 @@ interface DemoJson {
 }
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin', 'demo.ts'), ...args], { cwd: REPO_ROOT, env: process.env });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'examples', 'catalog', 'demo-main.ts'), ...args], { cwd: REPO_ROOT, env: process.env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -10,7 +10,7 @@ import { ensureStream } from '../../lib/release/ensure-streams';
 import { IO, RecordingIoHost } from '../../lib/io';
 import { parseAppConfig } from '../../lib/manifest/app-config';
 import { physicalTableName, releaseIdFromSha } from '../../lib/manifest/table-manifest';
-import { tables } from '../../release/tables';
+import { tables } from '../_helpers/catalog';
 import { buildApp } from '../../stacks/app-builder';
 import { EDGE_OUTPUTS, edgeStackName } from '../../stacks/edge-stack';
 import { RELEASE_OUTPUTS, releaseStackName } from '../../stacks/release-stack';

@@ -11,7 +11,7 @@ import { createDeployTarget, StackDeployer } from '../../lib/infra';
 import { RecordingIoHost } from '../../lib/io';
 import { parseAppConfig } from '../../lib/manifest/app-config';
 import { ReleaseEngine } from '../../lib/release/engine';
-import { definition } from '../../release';
+import { definition } from '../_helpers/catalog';
 import { buildApp } from '../../stacks/app-builder';
 import { EDGE_OUTPUTS, edgeStackName } from '../../stacks/edge-stack';
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCopy } from '../../lib/data/verify/verify-copy';
 import { RecordingIoHost } from '../../lib/io';
 import { physicalTableName } from '../../lib/manifest/table-manifest';
-import { registry } from '../../release/migrations';
+import { registry } from '../_helpers/catalog';
 import { createLedgerClient, Ledger } from '../../lib/ledger';
 import { ReleaseStore } from '../../lib/release/release-record';
 import { readSyncStatus, requestSyncStop } from '../../lib/release/sync-daemon';

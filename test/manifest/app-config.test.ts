@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ReleaseError } from '../../lib/errors';
 import { CONFIG_INVALID, parseAppConfig } from '../../lib/manifest/app-config';
-import { appConfig } from '../../release/app';
-import { tables } from '../../release/tables';
+import { appConfig } from '../_helpers/catalog';
+import { tables } from '../_helpers/catalog';
 
 function userErrorOf(fn: () => unknown): ReleaseError {
   try {

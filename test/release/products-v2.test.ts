@@ -7,8 +7,9 @@ import { itemSizeBytes } from '../../lib/data/item-size';
 import { MIGRATION_THREW, SCHEMA_INVALID, isMigrationItemError } from '../../lib/data/migrations/chain';
 import { createMigrationContext } from '../../lib/data/migrations/context';
 import type { MigrationContext } from '../../lib/data/migrations/migration';
-import { productV1Schema, productV2Schema, productsV2ChannelListings, registry } from '../../release/migrations';
-import { tables } from '../../release/tables';
+import { productV1Schema, productV2Schema, productsV2ChannelListings } from '../../release/migrations/products-v2-channel-listings';
+import { registry } from '../_helpers/catalog';
+import { tables } from '../_helpers/catalog';
 import { PRODUCT_KEYS, createTable, uniqueName } from '../_helpers/tables';
 
 const spec = tables.tables.find((t) => t.name === 'products')!;

@@ -6,7 +6,7 @@ import { ReleaseError } from '../../lib/errors';
 import { parseTableManifest } from '../../lib/manifest/table-manifest';
 import type { ReleaseDefinition } from '../../lib/release/definition';
 import { assertLosslessRollback, ROLLBACK_LOSSY } from '../../lib/release/promote-verb';
-import { definition as example } from '../../release';
+import { definition as example } from '../_helpers/catalog';
 
 const tables = parseTableManifest({
   tables: [

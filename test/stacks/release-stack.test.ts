@@ -1,6 +1,8 @@
 import * as cdk from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ReleaseError } from '../../lib/errors';
@@ -275,6 +277,46 @@ describe('cdk-nag in buildApp', () => {
     new dynamodb.Table(built.releases[0], 'Unsafe', { partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING } });
     // WHEN it is synthesized / THEN the AwsSolutions finding stops it
     expect(() => app.synth()).toThrow(/AwsSolutions-DDB3/);
+  });
+});
+
+describe("a team's own constructs (extendReleaseStack)", () => {
+  const SHA_RELEASE = [{ releaseId: SHA_ID, sha: SHA, amiId: 'ami-12345678' }];
+
+  it('adds them to every release stack, with the grants the hook makes to the instance role', () => {
+    // GIVEN a hook that adds a parameter naming the products table, readable by the instances
+    const seen: string[] = [];
+    const app = new cdk.App();
+    const built = buildApp({
+      app,
+      config,
+      tables,
+      releases: [...SHA_RELEASE, { releaseId: BRANCH_ID, branch: BRANCH, amiId: 'ami-0abcdef0123456789' }],
+      extendReleaseStack: (stack, { releaseId, tables: releaseTables, instanceRole }) => {
+        seen.push(releaseId);
+        const p = new ssm.StringParameter(stack, 'ProductsTableName', { stringValue: releaseTables.get('products')!.tableName });
+        p.grantRead(instanceRole);
+      },
+    });
+
+    // WHEN it is synthesized (cdk-nag runs over the added construct too)
+    app.synth();
+
+    // THEN each release stack has its own parameter, and the instance role may read it
+    expect(seen).toEqual([SHA_ID, BRANCH_ID]);
+    const t = Template.fromStack(built.releases[0]!);
+    t.resourceCountIs('AWS::SSM::Parameter', 1);
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['ssm:GetParameter']) })]) },
+    });
+  });
+
+  it('fails the synth when what it adds breaks a cdk-nag rule', () => {
+    // GIVEN a hook that adds a queue with no dead-letter queue and no TLS-only policy
+    const app = new cdk.App();
+    buildApp({ app, config, tables, releases: SHA_RELEASE, extendReleaseStack: (stack) => void new sqs.Queue(stack, 'Jobs') });
+    // WHEN / THEN
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS/);
   });
 });
 

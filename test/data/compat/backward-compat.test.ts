@@ -4,7 +4,7 @@ import { checkBackwardCompatibility } from '../../../lib/data/compat/backward-co
 import type { Item } from '../../../lib/data/item';
 import { RecordingIoHost } from '../../../lib/io';
 import { generateV1Products } from '../../../examples/catalog/data';
-import { registry } from '../../../release/migrations';
+import { registry } from '../../_helpers/catalog';
 import { productV1Schema } from '../../../release/migrations/products-v2-channel-listings';
 import { createTable, PRODUCT_KEYS, putAll, uniqueName } from '../../_helpers/tables';
 

@@ -11,7 +11,7 @@ import type { ChangeRecord } from '../../../lib/data/stream/change-record';
 import { isEcho, type SyncOrigin } from '../../../lib/data/stream/echo';
 import { DATA_IO, RecordingIoHost } from '../../../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../../../lib/ledger';
-import { registry } from '../../../release/migrations';
+import { registry } from '../../_helpers/catalog';
 import { createTable, documentClient, PRODUCT_KEYS, scanAll, uniqueName } from '../../_helpers/tables';
 import { countingClient } from './call-counter';
 

@@ -24,7 +24,7 @@ const verify = (io: RecordingIoHost, p: TablePair) => verifyPair(io, ledger, p);
 function copyProcess(p: { source: string; target: string; jobId: string }, segments: number, pageSize: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bin/data.ts', 'copy', '--job', p.jobId, '--table', 'products', '--source', p.source, '--target', p.target,
+    ['--import', 'tsx', 'bin/cli.ts', 'copy', '--job', p.jobId, '--table', 'products', '--source', p.source, '--target', p.target,
       '--ledger', ledgerName, '--segments', String(segments), '--page-size', String(pageSize), '--concurrency', '2', '--json'],
     { cwd: process.cwd(), env: process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );

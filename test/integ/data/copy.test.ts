@@ -6,7 +6,7 @@ import { redriveDeadLetters } from '../../../lib/data/redrive';
 import { DATA_IO, RecordingIoHost } from '../../../lib/io';
 import { DeadLetters, SegmentTasks } from '../../../lib/ledger';
 import { conflictingProduct, generateV1Products, productId } from '../../../examples/catalog/data';
-import { registry } from '../../../release/migrations';
+import { registry } from '../../_helpers/catalog';
 import { freshPair, upChain, useLedger, verifyPair, type TablePair } from '../../_helpers/data-pair';
 import { createTable, documentClient, PRODUCT_KEYS, putAll, scanAll, uniqueName } from '../../_helpers/tables';
 

@@ -12,7 +12,7 @@ import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { RecordingIoHost } from '../../../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../../../lib/ledger';
 import { generateV1Products, productId } from '../../../examples/catalog/data';
-import { registry } from '../../../release/migrations';
+import { registry } from '../../_helpers/catalog';
 import { createTable, documentClient, PRODUCT_KEYS, putAll, scanAll, uniqueName } from '../../_helpers/tables';
 
 const up = registry.chain('products', 1, 2, { keyNames: PRODUCT_KEYS });

@@ -154,7 +154,7 @@ describe('a sync shared by several workers (shard leases)', () => {
     const spawnWorker = (id: string): ChildProcess =>
       spawn(
         process.execPath,
-        ['--import', 'tsx', 'bin/data.ts', 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerTable.name, '--shared', '--worker-id', id, '--lease-seconds', '2', '--json'],
+        ['--import', 'tsx', 'bin/cli.ts', 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerTable.name, '--shared', '--worker-id', id, '--lease-seconds', '2', '--json'],
         { cwd: process.cwd(), env: process.env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
       );
     const workers = { a: spawnWorker('a'), b: spawnWorker('b') };

@@ -64,7 +64,7 @@ describe('forward sync after the bulk copy', () => {
     const writer = runV1Writer(pair.source, { existingProducts: 200, perSecond: 100, signal: traffic.signal, seed: 11 });
 
     // WHEN `npm run sync` runs as a child process and is killed with SIGKILL once it applied records
-    const args = ['--import', 'tsx', 'bin/data.ts', 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerName, '--json'];
+    const args = ['--import', 'tsx', 'bin/cli.ts', 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerName, '--json'];
     const first = spawn(process.execPath, args, { cwd: process.cwd(), env: process.env, detached: true, stdio: 'ignore' });
     const checkpoints = new ShardCheckpoints(ledger, `${pair.jobId}#forward`);
     for (let i = 0; i < 400; i++) {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { META, stableJson, type Item } from '../../../lib/data/item';
 import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { RecordingIoHost } from '../../../lib/io';
-import { registry } from '../../../release/migrations';
+import { registry } from '../../_helpers/catalog';
 import { generateV1Products } from '../../../examples/catalog/data';
 import { createTable, documentClient, putAll, PRODUCT_KEYS, uniqueName } from '../../_helpers/tables';
 

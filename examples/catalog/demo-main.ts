@@ -6,14 +6,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { runCatalogDemo, type DemoSample } from '../examples/catalog/demo';
-import { renderDemoReport, renderDemoSvg } from '../examples/catalog/demo-report';
-import { userError } from '../lib/errors';
-import { defaultIoHost } from '../lib/io';
-import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../lib/local';
-import { definition } from '../release';
-import { runMain } from './run-main';
+import { runCatalogDemo, type DemoSample } from './demo';
+import { renderDemoReport, renderDemoSvg } from './demo-report';
+import { userError } from '../../lib/errors';
+import { defaultIoHost } from '../../lib/io';
+import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../../lib/local';
+import { loadConfig } from '../../lib/config/load-config';
+import type { ReleaseDefinition } from '../../lib/release/definition';
+import { runMain } from '../../bin/run-main';
 
 function fraction(v: string): number {
   const n = Number(v);
@@ -41,7 +43,11 @@ const program = new Command('demo')
 const opts = program.opts<{ items: number; rate: number; hot: number; writes: number; ifMatch: boolean; report?: string; keep?: boolean; json?: boolean }>();
 const io = defaultIoHost({ json: opts.json });
 
+/** The catalog's release definition, loaded like any team's config. */
+const CONFIG_FILE = fileURLToPath(new URL('../../release/stackshift.config.ts', import.meta.url));
+
 runMain(io, async () => {
+  const definition = await loadConfig(CONFIG_FILE);
   // A local AWS of the demo's own: DynamoDB Local slows down as stream records pile up (README), so
   // every run starts clean, and a development set is never touched.
   const stateDir = process.env.STACKSHIFT_LOCAL_STATE_DIR ?? path.join(defaultStateDir(), `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -81,7 +87,7 @@ runMain(io, async () => {
     if (full.failedRequests > 0 || full.lostWrites > 0) process.exitCode = 1;
   } finally {
     if (!opts.keep) {
-      await stopReleases(stateDir);
+      await stopReleases(stateDir, definition);
       // Only what this run started: a local AWS it found running (e.g. a test run's) stays up.
       if (started.length > 0) await stopLocalAws({ ioHost: io, stateDir, services: started });
     } else {
@@ -95,10 +101,10 @@ runMain(io, async () => {
  * emulators. Only this app's: a state directory may be shared (a test run's), and another app's
  * releases there are not ours to stop.
  */
-async function stopReleases(stateDir: string): Promise<void> {
-  const { ReleaseEngine } = await import('../lib/release/engine');
-  const { stopSync } = await import('../lib/release/sync-launcher');
-  const { LocalFleet } = await import('../lib/infra/local-fleet');
+async function stopReleases(stateDir: string, definition: ReleaseDefinition): Promise<void> {
+  const { ReleaseEngine } = await import('../../lib/release/engine');
+  const { stopSync } = await import('../../lib/release/sync-launcher');
+  const { LocalFleet } = await import('../../lib/infra/local-fleet');
   const engine = new ReleaseEngine({ ioHost: io, definition, stateDir });
   const fleet = new LocalFleet({ stateDir });
   for (const r of await engine.store.list().catch(() => [])) {
