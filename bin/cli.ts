@@ -18,7 +18,8 @@ import { parseDuration, parseSteps } from '../lib/dns';
 import { userError } from '../lib/errors';
 import { defaultIoHost, type IoHost } from '../lib/io';
 import { resolveSha } from '../lib/infra/git';
-import { localAwsEnv, startLocalAws } from '../lib/local';
+import { localAwsEnv, runningLocalAws, shellExports, startLocalAws, stopLocalAws } from '../lib/local';
+import { ensureLocalTools } from '../lib/local/local-tools';
 import { parseAppConfig } from '../lib/manifest/app-config';
 import { releaseIdFromBranch, releaseIdFromSha } from '../lib/manifest/table-manifest';
 import type { ReleaseDefinition } from '../lib/release/definition';
@@ -100,6 +101,11 @@ const program = new Command('stackshift')
   // A usage error is a user error like any other: one line (a JSON line with --json), exit 1;
   // commander's own error text would be a second one.
   .configureOutput({ outputError: () => undefined })
+  // --repo is the project: its .stackshift/ state, and what child processes (syncs) work in
+  .hook('preAction', (cmd) => {
+    const repo = cmd.opts<Global>().repo;
+    if (repo !== undefined) process.env.STACKSHIFT_REPO = path.resolve(repo);
+  })
   .exitOverride((err) => {
     if (err.exitCode === 0) process.exit(0); // --help, --version
     throw userError('USAGE', err.message.replace(/^error: /, ''), { fix: 'see `stackshift <verb> --help`' });
@@ -216,7 +222,35 @@ program
     );
   });
 
-addDataCommands(program, { io, definition: () => definitionFor(program.opts<Global>()) });
+const local = program.command('local').description('local AWS for this project: moto and DynamoDB Local on 127.0.0.1, state in .stackshift/');
+local
+  .command('setup')
+  .description('check Java 17+ and install moto server into .stackshift/venv (done on first use anyway)')
+  .action(async () => {
+    const tools = await ensureLocalTools({ ioHost: io });
+    output(program.opts<Global>(), tools, () => `java ${tools.javaVersion}; moto server ${tools.installed ? 'installed' : 'in place'} (${tools.motoServer})`);
+  });
+local
+  .command('up')
+  .description('start moto and DynamoDB Local (or reuse the running ones) and print export lines for eval "$(…)"')
+  .action(async () => {
+    const { state } = await startLocalAws({ ioHost: io, stateDir: process.env.STACKSHIFT_LOCAL_STATE_DIR });
+    process.stdout.write(shellExports(localAwsEnv(state)));
+  });
+local
+  .command('down')
+  .description('stop the emulators "local up" started')
+  .action(async () => {
+    await stopLocalAws({ ioHost: io, stateDir: process.env.STACKSHIFT_LOCAL_STATE_DIR });
+  });
+local
+  .command('env')
+  .description('print export lines for the running emulators')
+  .action(() => {
+    process.stdout.write(shellExports(localAwsEnv(runningLocalAws({ stateDir: process.env.STACKSHIFT_LOCAL_STATE_DIR }))));
+  });
+
+addDataCommands(program, { io, json, definition: () => definitionFor(program.opts<Global>()) });
 
 // Internal: the long-lived sync between two releases, launched detached by release and promote.
 program

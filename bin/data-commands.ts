@@ -31,7 +31,6 @@ interface CommonOptions {
   readonly fromVersion?: number;
   readonly toVersion?: number;
   readonly ledger?: string;
-  readonly json?: boolean;
 }
 
 function common(cmd: Command): Command {
@@ -42,8 +41,7 @@ function common(cmd: Command): Command {
     .requiredOption('--target <table>', 'target (release) table name')
     .addOption(new Option('--from-version <n>', 'data version of the source').argParser(positiveInt))
     .addOption(new Option('--to-version <n>', 'data version of the target').argParser(positiveInt))
-    .option('--ledger <table>', 'ledger table (default: the app\'s)')
-    .option('--json', 'JSON lines on stderr; the result as one JSON object on stdout');
+    .option('--ledger <table>', 'ledger table (default: the app\'s)');
 }
 
 function positiveInt(v: string): number {
@@ -54,6 +52,8 @@ function positiveInt(v: string): number {
 
 export interface DataCommandContext {
   readonly io: IoHost;
+  /** --json (a global option): the result as one JSON object on stdout. */
+  readonly json: boolean;
   /** Loads the team's config (only once a command runs: `--help` needs none). */
   readonly definition: () => Promise<ReleaseDefinition>;
 }
@@ -114,7 +114,7 @@ export function addDataCommands(program: Command, ctx: DataCommandContext): void
         const result = await job.run();
         // Peak resident memory of this process, for the memory bound the benchmark checks.
         const cpu = process.cpuUsage();
-        printResult(o.json, { ...result, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+        printResult(ctx.json, { ...result, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), cpuSeconds: (cpu.user + cpu.system) / 1e6 });
         if (!result.complete) process.exitCode = 1;
       });
   }
@@ -132,7 +132,7 @@ export function addDataCommands(program: Command, ctx: DataCommandContext): void
         deadLetters: new DeadLetters(ledger, o.job),
         sampleLimit: o.samples,
       });
-      printResult(o.json, result);
+      printResult(ctx.json, result);
       if (result.differences > 0) process.exitCode = 1;
     });
 
@@ -161,14 +161,14 @@ export function addDataCommands(program: Command, ctx: DataCommandContext): void
             ? { owner: o.workerId, leaseMs: o.leaseSeconds !== undefined ? o.leaseSeconds * 1000 : undefined }
             : undefined,
       }).run({ signal: stop.signal, stopWhenCaughtUp: o.untilCaughtUp });
-      printResult(o.json, result);
+      printResult(ctx.json, result);
     });
 
   common(program.command('redrive').description('retry every dead letter of a job from the current source item'))
     .action(async (o: CommonOptions) => {
       const { keyNames, chain, io, ledger } = await setup(ctx, o);
       const result = await redriveDeadLetters({ ioHost: io, jobId: o.job, ledger, sourceTable: o.source, targetTable: o.target, keyNames, chain });
-      printResult(o.json, result);
+      printResult(ctx.json, result);
       if (result.stillFailing > 0) process.exitCode = 1;
     });
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../../lib/local/paths';
+import { PACKAGE_ROOT } from '../../lib/local/paths';
 
 export interface CreateReleaseRepoOptions {
   /** Parent directory of the repository. @default the system temp dir */
@@ -40,9 +40,9 @@ export function createReleaseRepo(options: CreateReleaseRepoOptions = {}): Relea
   git('init', '-q');
   const appDir = path.join(dir, APP_DIR);
   fs.mkdirSync(appDir, { recursive: true });
-  for (const f of fs.readdirSync(path.join(REPO_ROOT, APP_DIR))) {
+  for (const f of fs.readdirSync(path.join(PACKAGE_ROOT, APP_DIR))) {
     // The app only: the demo and test helpers of this directory are not part of it.
-    if ((f.endsWith('.ts') || f.endsWith('.json')) && !APP_EXCLUDED.has(f)) fs.copyFileSync(path.join(REPO_ROOT, APP_DIR, f), path.join(appDir, f));
+    if ((f.endsWith('.ts') || f.endsWith('.json')) && !APP_EXCLUDED.has(f)) fs.copyFileSync(path.join(PACKAGE_ROOT, APP_DIR, f), path.join(appDir, f));
   }
   const commit = (message: string, files: Record<string, string> = {}) => {
     for (const [rel, text] of Object.entries(files)) {

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { ReleaseError, toolError, userError } from '../errors';
 import { silentIoHost, type IoHost } from '../io';
 import { make } from '../io/messages';
-import { displayPath } from '../local/paths';
+import { displayPath, nodeArgsFor } from '../local/paths';
 import { freePorts, LOOPBACK } from '../local/ports';
 import { readJsonFile } from '../local/json-file';
 import { isRunning, spawnDetached, tailOf, terminate, type TerminateOutcome } from '../local/processes';
@@ -227,8 +227,8 @@ export class LocalFleet {
     const logFile = path.join(this.fleetDir, `${options.releaseId}.log`);
     const pid = await spawnDetached({
       command: this.node,
-      // tsx and the app's packages resolve upwards from the artifact, which lies inside the project.
-      args: ['--import', 'tsx', options.appEntry],
+      // the app's packages resolve upwards from the artifact, which lies inside the project
+      args: nodeArgsFor(options.appEntry),
       cwd: path.dirname(options.appEntry),
       env: appEnv(options.env ?? {}, port),
       logFile,

@@ -42,6 +42,8 @@ export const IO = {
   LOCAL_W0002: warn<{ service: string; pid: number }>('LOCAL_W0002', 'an emulator did not stop on SIGTERM within the grace period and was killed'),
   LOCAL_W0003: warn<{ service: string; pid: number }>('LOCAL_W0003', 'a recorded emulator was running but did not answer, and was stopped'),
   LOCAL_D0001: debug<{ service: string; pid: number; logFile: string }>('LOCAL_D0001', 'an emulator process was launched and is being waited for'),
+  LOCAL_I0005: info<{ java: string; moto: string; venv: string }>('LOCAL_I0005', 'the tools local AWS needs are in place'),
+  LOCAL_I0006: info<{ venv: string; spec: string }>('LOCAL_I0006', 'moto server is being installed into the project venv'),
 
   // infrastructure (lib/infra)
   INFRA_I1000: info<{ stacks: string[] }>('INFRA_I1000', 'deploy started'),

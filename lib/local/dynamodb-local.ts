@@ -6,7 +6,7 @@ import { userError } from '../errors';
 import { LOCAL_CREDENTIALS } from './aws-env';
 import type { EmulatorSpec } from './emulator';
 import { checkJava } from './java';
-import { DYNAMODB_LOOPBACK_LAUNCHER, REPO_ROOT } from './paths';
+import { DYNAMODB_LOOPBACK_LAUNCHER, PACKAGE_ROOT } from './paths';
 import { spawnDetached } from './processes';
 import { LOCAL_REGION } from './state-file';
 
@@ -61,7 +61,7 @@ export function dynamoDbLocalEmulator(props: DynamoDbLocalProps = {}): EmulatorS
           '-disableTelemetry',
         ],
         logFile,
-        cwd: REPO_ROOT,
+        cwd: PACKAGE_ROOT,
       });
     },
     async probe(endpoint, signal) {

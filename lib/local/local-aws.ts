@@ -5,7 +5,8 @@ import { IO, silentIoHost, type IoHost } from '../io';
 import { dynamoDbLocalEmulator } from './dynamodb-local';
 import { answers, waitUntilAnswering, type EmulatorSpec } from './emulator';
 import { motoServerEmulator } from './moto-server';
-import { defaultStateDir, displayPath } from './paths';
+import { ensureLocalTools } from './local-tools';
+import { defaultMotoServer, defaultStateDir, displayPath } from './paths';
 import { assertPortFree, configuredPort, freePorts, LOOPBACK } from './ports';
 import { isRunning, terminate } from './processes';
 import {
@@ -22,11 +23,11 @@ import {
 } from './state-file';
 
 export interface LocalAwsProps {
-  /** Where the state file (endpoints.json) and the emulators' logs live. @default <repo>/.local */
+  /** Where the state file (endpoints.json) and the emulators' logs live. @default <project>/.stackshift/local */
   readonly stateDir?: string;
   /** Where progress is reported. @default - nowhere */
   readonly ioHost?: IoHost;
-  /** The `moto_server` executable. @default <repo>/.venv/bin/moto_server */
+  /** The `moto_server` executable. @default <project>/.stackshift/venv/bin/moto_server, installed on first use */
   readonly motoServer?: string;
   /** The java executable for DynamoDB Local. @default 'java' (from PATH) */
   readonly java?: string;
@@ -128,7 +129,7 @@ export async function startLocalAws(props: StartLocalAwsProps = {}): Promise<Sta
     const port = wanted[service];
     if (port !== undefined && port !== rec.port) {
       throw userError('LOCAL_PORT_CONFLICT', `${specs[service].name} already runs on port ${rec.port}, not on the configured port ${port}`, {
-        fix: `run "npm run local:down" first, or unset ${specs[service].portEnv}`,
+        fix: `run "npx stackshift local down" first, or unset ${specs[service].portEnv}`,
       });
     }
     IO.LOCAL_I0002.emit(io, `${specs[service].name} already running at ${rec.endpoint} (pid ${rec.pid})`, { service, ...pick(rec) });
@@ -136,6 +137,8 @@ export async function startLocalAws(props: StartLocalAwsProps = {}): Promise<Sta
 
   const toStart = LOCAL_SERVICES.filter((s) => records[s] === undefined);
   if (toStart.length > 0) {
+    // The project's own moto venv is set up on first use: an adopter runs nothing else by hand.
+    if (toStart.includes('moto') && props.motoServer === undefined && !fs.existsSync(defaultMotoServer())) await ensureLocalTools({ ioHost: io, java: props.java });
     for (const service of toStart) specs[service].checkInstalled();
     fs.mkdirSync(stateDir, { recursive: true });
     const ports = await choosePorts(toStart, wanted, specs);
@@ -254,7 +257,7 @@ export function runningLocalAws(props: LocalAwsProps = {}): RunningLocalAws {
   const down = LOCAL_SERVICES.filter((s) => !state?.[s] || !isRunning(state[s].pid, specs[s].marker));
   if (!isRunningLocalAws(state) || down.length > 0) {
     throw userError('LOCAL_NOT_RUNNING', `local AWS is not running (${down.map((s) => specs[s].name).join(' and ')} down)`, {
-      fix: 'run "npm run local:up"',
+      fix: 'run "npx stackshift local up"',
     });
   }
   return state;

@@ -3,13 +3,13 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { toolError, userError } from '../errors';
 import { LOCAL_CREDENTIALS } from './aws-env';
 import type { EmulatorSpec } from './emulator';
-import { defaultMotoServer, displayPath, REPO_ROOT } from './paths';
+import { defaultMotoServer, displayPath, PACKAGE_ROOT } from './paths';
 import { LOOPBACK } from './ports';
 import { spawnDetached } from './processes';
 import { LOCAL_REGION } from './state-file';
 
 export interface MotoServerProps {
-  /** The `moto_server` executable. @default <repo>/.venv/bin/moto_server */
+  /** The `moto_server` executable. @default <project>/.stackshift/venv/bin/moto_server */
   readonly motoServer?: string;
 }
 
@@ -27,7 +27,7 @@ export function motoServerEmulator(props: MotoServerProps = {}): EmulatorSpec {
         fs.accessSync(motoServer, fs.constants.X_OK);
       } catch {
         throw userError('LOCAL_MOTO_MISSING', `moto server is not installed (no executable ${displayPath(motoServer)})`, {
-          fix: 'run scripts/setup.sh',
+          fix: 'run `npx stackshift local setup`',
         });
       }
     },
@@ -36,7 +36,7 @@ export function motoServerEmulator(props: MotoServerProps = {}): EmulatorSpec {
         command: motoServer,
         args: ['-H', LOOPBACK, '-p', String(port)],
         logFile,
-        cwd: REPO_ROOT,
+        cwd: PACKAGE_ROOT,
         // Unbuffered, so the log tail in an error shows the latest lines.
         env: { ...process.env, PYTHONUNBUFFERED: '1' },
       });

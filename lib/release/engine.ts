@@ -63,7 +63,7 @@ export class ReleaseEngine {
     this.io = props.ioHost;
     this.definition = props.definition;
     this.repoDir = path.resolve(props.repoDir ?? process.cwd());
-    this.stateDir = props.stateDir ?? process.env.STACKSHIFT_LOCAL_STATE_DIR ?? defaultStateDir();
+    this.stateDir = props.stateDir ?? process.env.STACKSHIFT_LOCAL_STATE_DIR ?? defaultStateDir(this.repoDir);
     this.clock = props.clock ?? Date.now;
     const targetName = props.target ?? (process.env.STACKSHIFT_TARGET === 'aws' ? 'aws' : 'local');
     this.target = createDeployTarget(targetName, this.io, { stateDir: this.stateDir });

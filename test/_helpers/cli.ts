@@ -6,7 +6,7 @@
 import { CATALOG_CONFIG_FILE } from './catalog';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../../lib/local/paths';
+import { PACKAGE_ROOT } from '../../lib/local/paths';
 
 export interface CliMessage {
   readonly level: string;
@@ -40,8 +40,8 @@ export interface RunCliOptions {
 }
 
 export function runCli(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bin', 'cli.ts'), '--json', '--repo', options.repo, ...args], {
-    cwd: REPO_ROOT,
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'bin', 'cli.ts'), '--json', '--repo', options.repo, ...args], {
+    cwd: PACKAGE_ROOT,
     env: { ...process.env, STACKSHIFT_APP: options.app, STACKSHIFT_CONFIG: CATALOG_CONFIG_FILE, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

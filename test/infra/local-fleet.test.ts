@@ -7,7 +7,7 @@ import { httpJson } from '../../examples/catalog/http-client';
 import { checkAcknowledgedWrites, startTraffic } from '../../examples/catalog/traffic';
 import { RecordingIoHost } from '../../lib/io';
 import { LocalFleet, type FleetRecord } from '../../lib/infra/local-fleet';
-import { REPO_ROOT } from '../../lib/local/paths';
+import { defaultStateDir, PACKAGE_ROOT } from '../../lib/local/paths';
 import { isRunning } from '../../lib/local/processes';
 import { createTable, uniqueName } from '../_helpers/tables';
 import { rejection } from '../_helpers/rejection';
@@ -18,10 +18,10 @@ import { rejection } from '../_helpers/rejection';
  * node_modules. Its release.json says products v1: the artifact's own file decides, not the work tree's.
  */
 function extractArtifact(): string {
-  const root = path.join(REPO_ROOT, '.local', 'artifacts', uniqueName('test-fleet'));
+  const root = path.join(defaultStateDir(), 'artifacts', uniqueName('test-fleet'));
   const appDir = path.join(root, 'examples', 'catalog');
   fs.mkdirSync(appDir, { recursive: true });
-  fs.cpSync(path.join(REPO_ROOT, 'examples', 'catalog'), appDir, { recursive: true });
+  fs.cpSync(path.join(PACKAGE_ROOT, 'examples', 'catalog'), appDir, { recursive: true });
   fs.writeFileSync(path.join(appDir, 'release.json'), JSON.stringify({ dataVersions: { products: 1, orders: 1 } }));
   fs.writeFileSync(path.join(appDir, 'crashes.ts'), "throw new Error('the app cannot start: PRODUCTS_TABLE is wrong');\n");
   fs.writeFileSync(path.join(appDir, 'never-listens.ts'), 'setInterval(() => undefined, 1000);\n');
@@ -38,7 +38,7 @@ describe('LocalFleet: one local app process per release', () => {
   beforeAll(async () => {
     artifact = extractArtifact();
     appEntry = path.join(artifact, 'examples', 'catalog', 'server.ts');
-    stateDir = fs.mkdtempSync(path.join(REPO_ROOT, '.local', 'test-fleet-state-'));
+    stateDir = fs.mkdtempSync(path.join(defaultStateDir(), 'test-fleet-state-'));
     table = uniqueName('fleet-products');
     await createTable(table);
   });
@@ -109,11 +109,11 @@ describe('LocalFleet: one local app process per release', () => {
     const albDnsName = 'catalog-release-sha-bbbb-1.us-east-1.elb.amazonaws.com';
     const recordFile = path.join(stateDir, 'fleet', 'sha-bbbb.json');
     const script = [
-      `import { LocalFleet } from ${JSON.stringify(path.join(REPO_ROOT, 'lib', 'infra', 'local-fleet.ts'))};`,
+      `import { LocalFleet } from ${JSON.stringify(path.join(PACKAGE_ROOT, 'lib', 'infra', 'local-fleet.ts'))};`,
       `await new LocalFleet({ stateDir: ${JSON.stringify(stateDir)} }).start({ releaseId: 'sha-bbbb', albDnsName: ${JSON.stringify(albDnsName)}, appEntry: ${JSON.stringify(appEntry)}, env: { PRODUCTS_TABLE: ${JSON.stringify(table)} } });`,
       'setInterval(() => undefined, 1000);',
     ].join('\n');
-    const orchestrator = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const orchestrator = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
     const deadline = Date.now() + 30_000;
     while (!fs.existsSync(recordFile)) {
       if (Date.now() > deadline) throw new Error('the orchestrator did not record the app within 30 s');

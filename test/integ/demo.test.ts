@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../lib/local/paths';
+import { PACKAGE_ROOT } from '../../lib/local/paths';
 
 interface DemoJson {
   readonly items: number;
@@ -26,7 +26,7 @@ interface DemoJson {
 }
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'examples', 'catalog', 'demo-main.ts'), ...args], { cwd: REPO_ROOT, env: process.env });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'examples', 'catalog', 'demo-main.ts'), ...args], { cwd: PACKAGE_ROOT, env: process.env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
