@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The release orchestrator's CLI: `npm run <verb> -- …` or `stackshift <verb> …`.
  *
@@ -30,6 +31,7 @@ import { releaseVerb } from '../lib/release/release-verb';
 import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
 import { gcVerb, teardownVerb } from '../lib/release/teardown-verb';
 import { assertPlanFits, historyView, planView, statusView } from '../lib/release/views';
+import { initProject, type InitTable } from '../lib/config/init-project';
 import { findConfigFile, loadConfig } from '../lib/config/load-config';
 import { addDataCommands } from './data-commands';
 import { renderHistory, renderPlan, renderStatus } from './render';
@@ -55,12 +57,13 @@ function repoDirOf(g: Global): string {
 
 /** The team's config, and the AWS it targets: local AWS unless STACKSHIFT_TARGET=aws. */
 async function definitionFor(g: Global): Promise<ReleaseDefinition> {
+  // the config first: a command in the wrong directory starts nothing
+  const definition = await loadConfig(findConfigFile(repoDirOf(g), g.config ?? process.env.STACKSHIFT_CONFIG));
   if (process.env.STACKSHIFT_TARGET !== 'aws') {
     // The embedded default: local AWS on loopback, started (or reused) here.
     const { state } = await startLocalAws({ ioHost: io, stateDir: process.env.STACKSHIFT_LOCAL_STATE_DIR });
     Object.assign(process.env, localAwsEnv(state));
   }
-  const definition = await loadConfig(findConfigFile(repoDirOf(g), g.config ?? process.env.STACKSHIFT_CONFIG));
   return withAppOverride(definition);
 }
 
@@ -221,6 +224,37 @@ program
       ].join('\n') || 'nothing to collect',
     );
   });
+
+program
+  .command('init')
+  .description('adopt stackshift in this repository: stackshift.config.ts, migrations/, <appDir>/release.json, .stackshift/ in .gitignore, and local AWS\'s tools (never overwrites a file)')
+  .option('--app <name>', 'the app name, prefix of every stack and table (default: package.json name, else the folder name)')
+  .option('--zone <name>', 'the public hosted zone of the release record (default: <app>.example.test)')
+  .option('--app-dir <dir>', 'the app\'s folder, relative to the repository root (default: app if it exists, else .)')
+  .option('--app-entry <file>', 'the app\'s entry point in that folder (default: its package.json main, else server.js or the like)')
+  .option('--table <name:partitionKey[:sortKey]>', 'a table of the app (repeat for several; default items:id)', (v: string, all: InitTable[]) => [...all, parseInitTable(v)], [] as InitTable[])
+  .option('--no-local-setup', 'skip checking Java and installing moto into .stackshift/venv')
+  .action(async (o: { app?: string; zone?: string; appDir?: string; appEntry?: string; table: InitTable[]; localSetup: boolean }) => {
+    const g = program.opts<Global>();
+    const result = initProject({ projectDir: repoDirOf(g), app: o.app, zoneName: o.zone, appDir: o.appDir, appEntry: o.appEntry, tables: o.table });
+    const tools = o.localSetup ? await ensureLocalTools({ ioHost: io }) : undefined;
+    output(g, { ...result, ...(tools ? { localTools: tools } : {}) }, () =>
+      [
+        ...result.written.map((f) => `wrote ${f}`),
+        ...result.leftAlone.map((f) => `left ${f} alone (it exists)`),
+        ...(result.gitignoreUpdated ? ['added .stackshift/ to .gitignore'] : []),
+        ...(tools ? [`local AWS: java ${tools.javaVersion}, moto server in .stackshift/venv`] : []),
+        'next: edit stackshift.config.ts, commit, then `npx stackshift release`',
+      ].join('\n'),
+    );
+  });
+
+/** `orders:pk:sk` → a table keyed by string attributes. */
+function parseInitTable(v: string): InitTable {
+  const [name, partitionKey, sortKey, ...rest] = v.split(':');
+  if (!name || !partitionKey || rest.length > 0) throw userError('OPTION_INVALID', `--table "${v}" is not name:partitionKey[:sortKey]`, { fix: 'e.g. --table orders:customerId:orderId' });
+  return { name, partitionKey, ...(sortKey ? { sortKey } : {}) };
+}
 
 const local = program.command('local').description('local AWS for this project: moto and DynamoDB Local on 127.0.0.1, state in .stackshift/');
 local

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { register } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { messageOf, ReleaseError, userError } from '../errors';
 import { MigrationRegistry } from '../data/migrations/registry';
@@ -15,6 +15,7 @@ import { appConfigSchema, type AppConfig } from '../manifest/app-config';
 import { parseTableManifest, zodUserError } from '../manifest/table-manifest';
 import type { ReleaseCheck, ReleaseDefinition } from '../release/definition';
 import type { ExtendReleaseStack, StackshiftConfig } from './define-config';
+import { publicApiFile } from '../local/paths';
 
 export const CONFIG_NOT_FOUND = 'CONFIG_NOT_FOUND';
 export const CONFIG_INVALID = 'CONFIG_INVALID';
@@ -116,8 +117,7 @@ let resolving = false;
 function resolveOwnPackageName(): void {
   if (resolving) return;
   resolving = true;
-  const self = fileURLToPath(import.meta.url);
-  const index = pathToFileURL(path.join(path.dirname(self), '..', `index${path.extname(self)}`)).href;
+  const index = pathToFileURL(publicApiFile()).href;
   const hooks = `export async function resolve(specifier, context, next) {
     return specifier === 'stackshift' ? { url: ${JSON.stringify(index)}, shortCircuit: true } : next(specifier, context);
   }`;

@@ -1,11 +1,13 @@
 import type { IoHost, IoLevel } from './io-host';
 import { JsonLinesIoHost } from './json-lines-host';
+import { PlainLinesIoHost } from './plain-lines-host';
 import { TtyIoHost } from './tty-host';
 
 export * from './io-host';
 export * from './messages';
 export { JsonLinesIoHost } from './json-lines-host';
 export { TtyIoHost } from './tty-host';
+export { PlainLinesIoHost } from './plain-lines-host';
 export { RecordingIoHost } from './recording-host';
 
 export interface DefaultIoHostProps {
@@ -15,8 +17,8 @@ export interface DefaultIoHostProps {
   readonly level?: IoLevel;
 }
 
-/** Progress bars on a TTY, JSON lines otherwise. */
+/** JSON lines when asked (--json); else progress bars on a terminal, plain lines anywhere else. */
 export function defaultIoHost(props: DefaultIoHostProps = {}): IoHost {
-  const tty = Boolean(process.stderr.isTTY) && !props.json;
-  return tty ? new TtyIoHost({ level: props.level }) : new JsonLinesIoHost({ level: props.level });
+  if (props.json) return new JsonLinesIoHost({ level: props.level });
+  return process.stderr.isTTY ? new TtyIoHost({ level: props.level }) : new PlainLinesIoHost({ level: props.level });
 }

@@ -1,12 +1,32 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+const HERE = fileURLToPath(import.meta.url);
+
+/** True when running the TypeScript sources (this repository), false when running the built package (dist/). */
+export const FROM_SOURCE = path.extname(HERE) === '.ts';
+
 /**
- * This package's own root (its tools/ and bin/): this file lives in `<root>/lib/local/`. Read-only
+ * This package's own root (tools/, and bin/ or dist/): the nearest folder above this module with
+ * stackshift's package.json (a source file and a bundled chunk sit at different depths). Read-only
  * once installed: nothing is ever written here.
  */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PACKAGE_ROOT = packageRoot(path.dirname(HERE));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string }).name === 'stackshift') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`stackshift's package.json is not above ${from}`);
+  }
+}
+
+/** The public API module (`import … from 'stackshift'`) of this copy of the package. */
+export function publicApiFile(): string {
+  return FROM_SOURCE ? path.join(PACKAGE_ROOT, 'lib', 'index.ts') : path.join(PACKAGE_ROOT, 'dist', 'index.js');
+}
 
 /** The folder of a project's stackshift state (local AWS, the moto venv, logs); git-ignored. */
 export const STATE_FOLDER = '.stackshift';
@@ -50,8 +70,7 @@ export function nodeArgsFor(entry: string): string[] {
  * running from source, the built JavaScript when installed.
  */
 export function cliCommand(): string[] {
-  const source = path.extname(fileURLToPath(import.meta.url)) === '.ts';
-  return nodeArgsFor(path.join(PACKAGE_ROOT, 'bin', source ? 'cli.ts' : 'cli.js'));
+  return nodeArgsFor(FROM_SOURCE ? path.join(PACKAGE_ROOT, 'bin', 'cli.ts') : path.join(PACKAGE_ROOT, 'dist', 'cli.js'));
 }
 
 /** A path as the user would type it from the project root, for messages. */
