@@ -13,6 +13,7 @@
  * `--json`: progress as JSON lines on stderr, the result as one JSON object on stdout.
  */
 import * as path from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { parseDuration, parseSteps } from '../lib/dns';
@@ -80,6 +81,21 @@ function output(g: Global, result: unknown, render: () => string): void {
   process.stdout.write(g.json ? `${JSON.stringify(result)}\n` : `${render()}\n`);
 }
 
+/**
+ * Asks before a destructive verb, on a terminal only (as `cdk destroy` and `kamal remove` do); in a
+ * script or CI, or with --yes, it goes ahead.
+ */
+async function confirm(yes: boolean | undefined, question: string): Promise<void> {
+  if (yes || json || !process.stdin.isTTY || !process.stderr.isTTY) return;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();
+    if (answer !== 'y' && answer !== 'yes') throw userError('CANCELLED', 'cancelled: nothing was changed', { fix: 'answer y, or pass --yes' });
+  } finally {
+    rl.close();
+  }
+}
+
 /** `--sha` or `--branch`, exactly one, as a release id. */
 async function releaseIdOf(engine: ReleaseEngine, o: { sha?: string; branch?: string }): Promise<string> {
   if ((o.sha === undefined) === (o.branch === undefined)) {
@@ -113,6 +129,29 @@ const program = new Command('stackshift')
     if (err.exitCode === 0) process.exit(0); // --help, --version
     throw userError('USAGE', err.message.replace(/^error: /, ''), { fix: 'see `stackshift <verb> --help`' });
   });
+
+program.addHelpText(
+  'after',
+  `
+Examples:
+  $ stackshift init                          adopt stackshift in this repository
+  $ stackshift release --sha HEAD            a new stack for the current commit, data copied and synced → Ready
+  $ stackshift promote --sha 1a2b3c4 --steps 10,50,100 --interval 60s
+  $ stackshift rollback                      back to the previous release, no write lost
+  $ stackshift status --watch
+  $ stackshift teardown --sha 0f9e8d7        after a backup of its tables (asks first on a terminal)
+
+Environment:
+  STACKSHIFT_TARGET=aws       deploy to AWS with the SDK's own configuration (profile, region);
+                              default: local AWS (moto and DynamoDB Local on 127.0.0.1, started on demand)
+  STACKSHIFT_CONFIG           the config file (as --config)
+  STACKSHIFT_REPO             the repository (as --repo); its .stackshift/ holds local state
+  STACKSHIFT_APP              run the config under another app name (its own stacks, tables and ledger)
+  STACKSHIFT_LOCAL_STATE_DIR  local AWS's state folder (default: .stackshift/local)
+  STACKSHIFT_MOTO_PORT, STACKSHIFT_DYNAMODB_PORT   fixed local ports (default: free ones)
+
+Exit codes: 0 done, 1 refused or bad input (one line says what and how to fix it), 2 a failure of the tool or AWS.`,
+);
 
 program
   .command('release')
@@ -166,10 +205,13 @@ program
   .option('--branch <name>', 'the branch stack to tear down')
   .option('--force', 'tear down the previous release inside its rollback window')
   .option('--no-backup', 'skip the on-demand backup of its tables')
-  .action(async (o: { sha?: string; branch?: string; force?: boolean; backup: boolean }) => {
+  .option('-y, --yes', 'do not ask for confirmation on a terminal')
+  .action(async (o: { sha?: string; branch?: string; force?: boolean; backup: boolean; yes?: boolean }) => {
     const g = program.opts<Global>();
     const engine = await engineFor(g);
-    const result = await teardownVerb(engine, { releaseId: await releaseIdOf(engine, o), force: o.force, noBackup: !o.backup });
+    const releaseId = await releaseIdOf(engine, o);
+    await confirm(o.yes, `Destroy the stack and tables of ${releaseId} (app ${engine.app})${o.backup ? ', after a backup of its tables' : ', WITHOUT a backup'}?`);
+    const result = await teardownVerb(engine, { releaseId, force: o.force, noBackup: !o.backup });
     output(g, { releaseId: result.releaseId, phase: result.phase, backups: result.record.checkpoints.tornDown?.backups ?? [] }, () => `${result.releaseId}: ${result.phase}`);
   });
 
@@ -184,7 +226,9 @@ program
     for (;;) {
       const view = await statusView(engine, o);
       if (o.watch && !g.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
-      output(g, view, () => renderStatus(view));
+      // a frame says when it was drawn: two alike frames are not one stuck screen
+      const header = o.watch ? `stackshift status: ${view.app} at ${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC (every 2 s; Ctrl-C stops)\n\n` : '';
+      output(g, view, () => header + renderStatus(view));
       if (!o.watch) return;
       await sleep(2000);
     }
@@ -214,9 +258,12 @@ program
   .command('gc')
   .description('tear down branch stacks whose branch is gone or whose TTL passed')
   .option('--no-backup', 'skip the backup of their tables')
-  .action(async (o: { backup: boolean }) => {
+  .option('-y, --yes', 'do not ask for confirmation on a terminal')
+  .action(async (o: { backup: boolean; yes?: boolean }) => {
     const g = program.opts<Global>();
-    const result = await gcVerb(await engineFor(g), { noBackup: !o.backup });
+    const engine = await engineFor(g);
+    await confirm(o.yes, `Tear down every branch stack of ${engine.app} whose branch is gone or whose TTL passed?`);
+    const result = await gcVerb(engine, { noBackup: !o.backup });
     output(g, result, () =>
       [
         ...result.collected.map((c) => `${c.releaseId}: ${c.reason}`),
