@@ -34,15 +34,19 @@ export function renderHistory(entries: readonly HistoryEntry[]): string {
 }
 
 export function renderPlan(p: PlanView): string {
+  const head = `release ${p.releaseId} (${p.sha.slice(0, 12)})`;
+  if (p.state === 'live') return `${head} is the live release: nothing to release`;
+  if (p.state === 'torn-down') return `${head} was torn down: release refuses it; release a new commit`;
   const lines = [
-    `release ${p.releaseId} (${p.sha.slice(0, 12)})`,
-    `stack: ${p.stackChanges < 0 ? 'new app: edge and release stacks are created' : `${p.stackChanges} change(s) against what is deployed`}`,
+    `${head}${p.state === 'new' ? '' : `: exists, ${p.state}; release resumes it`}`,
+    `stack: ${p.stackChanges < 0 ? 'new app: edge and release stacks are created' : p.stackChanges === 0 ? 'no change against what is deployed' : `${p.stackChanges} change(s) against what is deployed`}`,
+    ...p.resources.map((r) => `  ${r.action === 'add' ? '+' : r.action === 'remove' ? '-' : '~'} ${r.type} ${r.logicalId}`),
     `data: ${p.copyFrom ? `copied from live release ${p.copyFrom}` : 'no live release: tables start empty'}`,
   ];
   for (const t of p.tables) {
     lines.push(`  ${t.table}: v${t.fromVersion} → v${t.toVersion}, ${t.sourceItems} items${t.migrations.length ? `; ${t.migrations.join('; ')}` : ''}${t.reversible ? '' : ' — NO DOWN: rollback loses writes'}`);
   }
-  lines.push(`copy estimate: ~${p.estimatedCopySeconds} s (stream retention ${p.streamRetentionSeconds / 3600} h: ${p.fitsRetention ? 'fits' : 'DOES NOT FIT'})`);
+  lines.push(`copy estimate: ~${p.estimatedCopySeconds} s at ${p.estimateBasis} (stream retention ${p.streamRetentionSeconds / 3600} h: ${p.fitsRetention ? 'fits' : 'DOES NOT FIT'})`);
   lines.push(`rollback: ${p.losslessRollback ? 'lossless (every migration has a down)' : 'LOSSY — promote will need --allow-lossy-rollback'}`);
   return lines.join('\n');
 }

@@ -56,6 +56,7 @@ runMain(io, async () => {
   Object.assign(process.env, localAwsEnv(state), { STACKSHIFT_LOCAL_STATE_DIR: stateDir });
   const localAwsSeconds = Math.round((Date.now() - t0) / 100) / 10;
   const samples: DemoSample[] = [];
+  let repoDir: string | undefined;
   try {
     const report = await runCatalogDemo({
       ioHost: io,
@@ -68,6 +69,7 @@ runMain(io, async () => {
       conditionalWrites: opts.ifMatch,
       onSample: (s) => samples.push(s),
     });
+    repoDir = report.repoDir;
     const full = { ...report, phases: { 'local AWS': localAwsSeconds, ...report.phases }, totalSeconds: Math.round((Date.now() - t0) / 1000) };
     if (opts.report) fs.writeFileSync(opts.report, opts.report.endsWith('.svg') ? renderDemoSvg(samples) : renderDemoReport(full, samples));
     if (opts.json) {
@@ -91,7 +93,9 @@ runMain(io, async () => {
       // Only what this run started: a local AWS it found running (e.g. a test run's) stays up.
       if (started.length > 0) await stopLocalAws({ ioHost: io, stateDir, services: started });
     } else {
-      process.stderr.write(`local AWS keeps running: STACKSHIFT_LOCAL_STATE_DIR=${stateDir} npm run status\n`);
+      // every option the commands need to find this run's releases: its state, repository and config
+      const where = `${repoDir ? ` --repo ${repoDir}` : ''} --config ${CONFIG_FILE}`;
+      process.stderr.write(`local AWS keeps running; see the releases with:\n  STACKSHIFT_LOCAL_STATE_DIR=${stateDir} npm run status --${where}\n`);
     }
   }
 });

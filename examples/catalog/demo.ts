@@ -31,6 +31,7 @@ import { checkAcknowledgedWrites, startTraffic, type LostWrite, type TrafficRepo
 export const DEMO_IO = {
   DEMO_I4000: make<{ phase: string }>('info')('DEMO_I4000', 'a phase of the demo started'),
   DEMO_I4001: make<{ phase: string; seconds: number }>('info')('DEMO_I4001', 'a phase of the demo ended'),
+  DEMO_I4002: make<{ requests: number; failedRequests: number; acknowledgedWrites: number; lagMs: number | null }>('info')('DEMO_I4002', 'what the traffic has seen so far'),
 } as const;
 
 export interface CatalogDemoProps {
@@ -86,7 +87,13 @@ export interface DemoReport {
   readonly failures: TrafficReport['failures'];
   readonly lost: readonly LostWrite[];
   readonly releases: { readonly v1: string; readonly v2: string };
+  /** The scratch repository the releases were built from (what `status --repo` needs). */
+  readonly repoDir: string;
 }
+
+/** The demo's phases, in order ("phase n of m"). */
+const PHASES = ['release v1', 'seed', 'promote v1', 'release v2', 'promote v2', 'rollback', 'promote v2 again', 'teardown v1', 'stop traffic', 'check writes'];
+const TRAFFIC_LINE_EVERY_S = 10;
 
 export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoReport> {
   // The copy's progress messages, counted on their way to the caller's host: the plot's copy rate.
@@ -106,7 +113,8 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     phase = name;
     const t0 = Date.now();
-    DEMO_IO.DEMO_I4000.emit(io, `── ${name}`, { phase: name });
+    const n = PHASES.indexOf(name) + 1;
+    DEMO_IO.DEMO_I4000.emit(io, `── phase ${n} of ${PHASES.length}: ${name}`, { phase: name });
     try {
       return await fn();
     } finally {
@@ -151,7 +159,17 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     const r = traffic.report();
     const lagMs = probe.samples.length ? probe.samples[probe.samples.length - 1] : null;
     const copiedItems = [...copied.values()].reduce((a, b) => a + b, 0);
-    props.onSample?.({ t: Math.round((Date.now() - t0) / 1000), phase, requests: r.requests, failedRequests: r.failedRequests, lagMs, copiedItems });
+    const t = Math.round((Date.now() - t0) / 1000);
+    props.onSample?.({ t, phase, requests: r.requests, failedRequests: r.failedRequests, lagMs, copiedItems });
+    // what a person watching wants to know while the verbs run: is anything failing?
+    if (t > 0 && t % TRAFFIC_LINE_EVERY_S === 0) {
+      DEMO_IO.DEMO_I4002.emit(io, `   traffic: ${r.requests} requests, ${r.failedRequests} failed, ${r.acknowledgedWrites} writes acknowledged${lagMs !== null ? `; sync lag ${lagMs} ms` : ''}`, {
+        requests: r.requests,
+        failedRequests: r.failedRequests,
+        acknowledgedWrites: r.acknowledgedWrites,
+        lagMs,
+      });
+    }
   }, 1000);
 
   let v2Release: VerbResult | undefined;
@@ -194,6 +212,7 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     failures: report.failures,
     lost: lost.lost.slice(0, 20),
     releases: { v1: v1.releaseId, v2: v2Release!.releaseId },
+    repoDir: repo.dir,
   };
 }
 

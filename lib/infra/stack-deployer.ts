@@ -49,6 +49,15 @@ export interface StackDiff {
   readonly stackName: string;
   /** Number of resource, output and parameter changes; 0 means deploying would change nothing. */
   readonly changes: number;
+  /** Each resource that would be added, removed or changed. */
+  readonly resources: readonly ResourceChange[];
+}
+
+export interface ResourceChange {
+  readonly logicalId: string;
+  /** e.g. `AWS::DynamoDB::Table` */
+  readonly type: string;
+  readonly action: 'add' | 'remove' | 'update';
 }
 
 /**
@@ -130,7 +139,12 @@ export class StackDeployer {
     const diffs = await this.toolkit.diff(cx, { stacks: select(stackNames), method: DiffMethod.TemplateOnly() });
     return Object.entries(diffs).map(([stackName, diff]) => {
       IO.INFRA_I1003.emit(this.ioHost, `${stackName}: ${diff.differenceCount} change(s)`, { stack: stackName, changes: diff.differenceCount });
-      return { stackName, changes: diff.differenceCount };
+      const resources: ResourceChange[] = [];
+      diff.resources.forEachDifference((logicalId, change) => {
+        const action = change.isAddition ? 'add' : change.isRemoval ? 'remove' : 'update';
+        resources.push({ logicalId, type: change.resourceType ?? change.newResourceType ?? change.oldResourceType ?? '?', action });
+      });
+      return { stackName, changes: diff.differenceCount, resources };
     });
   }
 

@@ -19,7 +19,7 @@ export class ToolkitIoBridge implements IIoHost {
     // A destroy whose stack vanished between two polls of its events (moto always does this) is
     // reported by the toolkit as an error; StackDeployer.destroy checks the outcome itself and
     // says what it found, so this one line is demoted to debug rather than shown as a failure.
-    const level = msg.level === 'error' && STACK_GONE.test(text) ? 'debug' : msg.level;
+    const level = (msg.level === 'error' && STACK_GONE.test(text)) || (msg.level === 'warn' && NOT_OURS.test(text)) ? 'debug' : msg.level;
     switch (level) {
       case 'error':
         IO.INFRA_E1902.emit(this.ioHost, text, data);
@@ -39,6 +39,13 @@ export class ToolkitIoBridge implements IIoHost {
 }
 
 const STACK_GONE = /destroy failed .*Stack with id \S+ does not exist/;
+
+/**
+ * Toolkit warnings that speak of the CDK CLI's flags and prompts, which stackshift does not have:
+ * the bootstrap's default execution policy, and the approval prompt of a diff that broadens
+ * permissions (`plan` lists the changed resources itself).
+ */
+const NOT_OURS = /Pass '--cloudformation-execution-policies' to customize|Please confirm you intend to make the following modifications/;
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;

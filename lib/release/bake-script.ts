@@ -22,14 +22,23 @@ export interface BakeScriptProps {
   readonly appEntry: string;
   /** Presigned GET URL of the published tarball. @default - none: nothing is fetched (a Docker image) */
   readonly downloadUrl?: string;
+  /**
+   * The app's environment beyond PORT and HOST: the contract's `<NAME>_TABLE` names (known at bake
+   * time: a table's name derives from the app and the release id) and the region. @default - none
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const SCRIPT_HOME = '/opt/app';
 
 export function bakeScript(p: BakeScriptProps): string {
-  for (const [name, value] of Object.entries(p)) {
+  for (const [name, value] of [...Object.entries(p), ...Object.entries(p.env ?? {})]) {
     // Everything below is single-quoted for bash: a quote or a newline would end the quoting.
     if (typeof value === 'string' && /['\n\r]/.test(value)) throw toolError('BAKE_SCRIPT_UNSAFE', `${name} "${value}" contains a quote or a line break`);
+  }
+  for (const [name, value] of Object.entries(p.env ?? {})) {
+    // one systemd Environment= assignment each: no spaces, quotes or backslashes to escape
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name) || /[\s"\\]/.test(value)) throw toolError('BAKE_SCRIPT_UNSAFE', `environment ${name}="${value}" cannot be written into a systemd unit as is`);
   }
   const appHome = posix.join(SCRIPT_HOME, p.appDir);
   const entry = posix.join(appHome, p.appEntry);
@@ -58,6 +67,7 @@ export function bakeScript(p: BakeScriptProps): string {
     `WorkingDirectory=${appHome}`,
     `ExecStart=/usr/bin/node ${p.appEntry.endsWith('.ts') ? '--import tsx ' : ''}${entry}`,
     'Environment=PORT=80 HOST=0.0.0.0',
+    ...Object.entries(p.env ?? {}).map(([name, value]) => `Environment=${name}=${value}`),
     'Restart=always',
     '[Install]',
     'WantedBy=multi-user.target',

@@ -21,7 +21,7 @@ export const RELEASE_IO = {
   RELEASE_I3113: info<{ releaseId: string; check: string; ok: boolean }>('RELEASE_I3113', 'a release check ran'),
   RELEASE_I3114: info<{ stack: string; releaseId: string; kind: string }>('RELEASE_I3114', 'a branch stack was collected by gc'),
   RELEASE_I3115: info<{ table: string; backupArn: string }>('RELEASE_I3115', 'an on-demand backup of a table was taken before teardown'),
-  RELEASE_W3116: warn<{ table: string; reason: string }>('RELEASE_W3116', 'a backup could not be taken where the endpoint has no backups; the data was exported instead'),
+  RELEASE_I3116: info<{ table: string; file: string; reason: string }>('RELEASE_I3116', 'where the endpoint has no on-demand backups (DynamoDB Local), a table is exported to a file instead'),
   RELEASE_I3117: info<{ releaseId: string; aborted: readonly string[] }>('RELEASE_I3117', 'an interrupted promote was undone: all traffic is back on the live release'),
   SYNC_I3001: info<Pair & { pid: number }>('SYNC_I3001', 'a sync daemon started'),
   SYNC_W3002: warn<Pair>('SYNC_W3002', 'a sync daemon could not write its status this beat'),

@@ -14,6 +14,7 @@ import { artifactDownloadUrl, publishArtifact } from '../infra/artifact-publishe
 import { isDirty, resolveSha } from '../infra/git';
 import { releaseIdFromBranch, releaseIdFromSha } from '../manifest/table-manifest';
 import { AppLock, whoAmI } from './app-lock';
+import { DEFAULT_REGION } from '../../stacks/release-stack';
 import { bakeScript } from './bake-script';
 import { dataVersionsAt } from './definition';
 import { assertGates, copyTables, evaluateGates } from './data-steps';
@@ -148,6 +149,8 @@ function releaseSteps(engine: ReleaseEngine, isBranch: boolean): Step[] {
             artifactId,
             appDir: def.appDir,
             appEntry: def.appEntry,
+            // the app contract: its tables by name, and the region its SDK must use
+            env: { ...engine.appEnv(r.releaseId), AWS_REGION: DEFAULT_REGION },
             // Valid for the bake's longest wait for its builder (instanceTimeoutSeconds) and more.
             downloadUrl: published ? await artifactDownloadUrl(engine.s3, published, 3600) : undefined,
           }),

@@ -27,7 +27,7 @@ export async function backupTable(engine: ReleaseEngine, table: string, backupNa
     if (e instanceof ResourceNotFoundException || /not found|non-existent/i.test(messageOf(e))) return undefined;
     if (!isUnsupported(e)) throw e;
     const file = await exportTable({ dynamodb: engine.dynamodb, tableName: table, dir: path.join(engine.stateDir, 'backups'), at: engine.nowIso() });
-    RELEASE_IO.RELEASE_W3116.emit(engine.io, `the endpoint has no on-demand backups (${messageOf(e)}): ${table} exported to ${file}`, { table, reason: messageOf(e) });
+    RELEASE_IO.RELEASE_I3116.emit(engine.io, `backup of ${table}: exported to ${file}`, { table, file, reason: messageOf(e) });
     return file;
   }
 }

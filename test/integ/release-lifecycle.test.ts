@@ -95,7 +95,15 @@ describe('release lifecycle through the CLI', () => {
     // WHEN v2 is planned: nothing changes, and the plan names the migration and a lossless rollback
     const plan = await cli(['plan', '--sha', repo.v2]);
     expectOk(plan);
-    expect(plan.result).toMatchObject({ releaseId: v2, copyFrom: v1, losslessRollback: true, fitsRetention: true });
+    expect(plan.result).toMatchObject({ releaseId: v2, state: 'new', copyFrom: v1, losslessRollback: true, fitsRetention: true });
+    // the stack's resources, each with what a deploy would do to it (all new here)
+    const resources = (plan.result as { resources: { logicalId: string; type: string; action: string }[] }).resources;
+    expect(resources.filter((r) => r.type === 'AWS::DynamoDB::Table').map((r) => r.action)).toEqual(['add', 'add']);
+    // the plan of the live release says so, and copies nothing from itself
+    const livePlan = await cli(['plan', '--sha', repo.v1]);
+    expectOk(livePlan);
+    expect(livePlan.result).toMatchObject({ releaseId: v1, state: 'live', copyFrom: null });
+    expect(livePlan.messages.some((m) => /Please confirm|cloudformation-execution-policies/.test(m.message) && m.level !== 'debug')).toBe(false);
     const products = (plan.result as { tables: { table: string; fromVersion: number; toVersion: number; migrations: string[]; sourceItems: number }[] }).tables.find((t) => t.table === 'products')!;
     expect(products).toMatchObject({ fromVersion: 1, toVersion: 2, sourceItems: 600 });
     expect(products.migrations).toHaveLength(1);

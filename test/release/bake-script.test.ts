@@ -28,6 +28,14 @@ describe('bakeScript', () => {
     expect(lines.at(-1)).toBe('poweroff');
   });
 
+  it('gives the app its contract: each table by name and the region, one Environment= line each', () => {
+    const lines = bakeScript({ ...props, env: { PRODUCTS_TABLE: 'catalog-sha-0123456789ab-products', AWS_REGION: 'us-east-1' } }).split('\n');
+    expect(lines).toContain('Environment=PRODUCTS_TABLE=catalog-sha-0123456789ab-products');
+    expect(lines).toContain('Environment=AWS_REGION=us-east-1');
+    expect(() => bakeScript({ ...props, env: { 'BAD NAME': 'x' } })).toThrow(/BAD NAME/);
+    expect(() => bakeScript({ ...props, env: { OK: 'a b' } })).toThrow(/cannot be written into a systemd unit/);
+  });
+
   it('fetches nothing without a download URL (a Docker image), and runs a .js entry with plain node', () => {
     const script = bakeScript({ ...props, downloadUrl: undefined, appEntry: 'server.js', artifactId: 'sha256:notahash' });
     expect(script).not.toContain('curl');
