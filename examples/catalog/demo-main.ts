@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { runCatalogDemo, type DemoSample } from './demo';
+import { DEMO_IO, runCatalogDemo, type DemoSample } from './demo';
+import { estimateDemoSeconds, measureWriteCeiling } from './calibrate';
 import { renderDemoReport, renderDemoSvg } from './demo-report';
 import { userError } from '../../lib/errors';
 import { defaultIoHost } from '../../lib/io';
@@ -31,7 +32,7 @@ function count(v: string): number {
 
 const program = new Command('demo')
   .description('release the example catalog v1 → v2 on local AWS under live traffic: promote, rollback, promote, teardown')
-  .addOption(new Option('--items <n>', 'products in production (3 channel items each)').argParser(count).default(300_000))
+  .addOption(new Option('--items <n>', 'products in production (3 channel items each); the full-size run is --items 300000').argParser(count).default(50_000))
   .addOption(new Option('--rate <n>', 'traffic: requests per second through the public record').argParser(count).default(40))
   .addOption(new Option('--hot <n>', 'seeded products the traffic reads and updates (fewer: each written more often)').argParser(count).default(5000))
   .addOption(new Option('--writes <fraction>', 'share of requests that are writes').argParser(fraction).default(0.3))
@@ -55,6 +56,14 @@ runMain(io, async () => {
   const { state, started } = await startLocalAws({ ioHost: io, stateDir });
   Object.assign(process.env, localAwsEnv(state), { STACKSHIFT_LOCAL_STATE_DIR: stateDir });
   const localAwsSeconds = Math.round((Date.now() - t0) / 100) / 10;
+  // Up front: how fast this machine's emulator is, and so how long the run will take here.
+  const ceiling = await measureWriteCeiling();
+  const estimate = estimateDemoSeconds(opts.items, ceiling);
+  DEMO_IO.DEMO_I4003.emit(io, `this machine: DynamoDB Local writes ${ceiling} items/s (raw BatchWriteItem, its ceiling); ${opts.items} products should take about ${Math.ceil(estimate / 60)} min here`, {
+    ceilingItemsPerSec: ceiling,
+    estimatedSeconds: estimate,
+    products: opts.items,
+  });
   const samples: DemoSample[] = [];
   let repoDir: string | undefined;
   try {
@@ -70,21 +79,29 @@ runMain(io, async () => {
       onSample: (s) => samples.push(s),
     });
     repoDir = report.repoDir;
-    const full = { ...report, phases: { 'local AWS': localAwsSeconds, ...report.phases }, totalSeconds: Math.round((Date.now() - t0) / 1000) };
+    const full = {
+      ...report,
+      phases: { 'local AWS': localAwsSeconds, ...report.phases },
+      totalSeconds: Math.round((Date.now() - t0) / 1000),
+      estimatedSeconds: estimate,
+      // the same run's ceiling: the figures that depend on the machine, as shares of it
+      emulatorCeilingItemsPerSec: ceiling,
+      copyToCeiling: Math.round((report.copyItemsPerSec / ceiling) * 100) / 100,
+    };
     if (opts.report) fs.writeFileSync(opts.report, opts.report.endsWith('.svg') ? renderDemoSvg(samples) : renderDemoReport(full, samples));
     if (opts.json) {
       process.stdout.write(JSON.stringify(full) + '\n');
     } else {
       const w = (s: string) => process.stdout.write(s + '\n');
       w('');
-      w(`products ${full.products} (${full.items} items), copied at ${full.copyItemsPerSec} items/s, forward-sync lag p99 ${full.lagP99Ms} ms`);
+      w(`products ${full.products} (${full.items} items), copied at ${full.copyItemsPerSec} items/s (${full.copyToCeiling} × this machine's ceiling of ${ceiling} items/s), forward-sync lag p99 ${full.lagP99Ms} ms`);
       w(`requests ${full.requests}, failed ${full.failedRequests}; acknowledged writes ${full.acknowledgedWrites}, lost ${full.lostWrites}`);
       w(`writes that found their stack behind the client's last write and waited for the sync: ${full.heldWrites} (longest ${full.heldMaxMs} ms)`);
       // What went wrong, by name: a figure above zero must be explainable from this output alone.
       for (const f of full.failures.slice(0, 10)) w(`  failed ${f.method} ${f.path} on ${f.releaseId ?? '?'} at ${f.at}: ${f.error}`);
       for (const l of full.lost.slice(0, 10)) w(`  lost ${l.id}: expected ${JSON.stringify(l.expected)}, live has ${JSON.stringify(l.got)}`);
       for (const [k, v] of Object.entries(full.phases)) w(`  ${k.padEnd(18)} ${v} s`);
-      w(`total ${full.totalSeconds} s${opts.report ? `; report: ${opts.report}` : ''}`);
+      w(`total ${full.totalSeconds} s (estimated ${estimate} s at the start)${opts.report ? `; report: ${opts.report}` : ''}`);
     }
     if (full.failedRequests > 0 || full.lostWrites > 0) process.exitCode = 1;
   } finally {

@@ -31,6 +31,7 @@ import { checkAcknowledgedWrites, startTraffic, type LostWrite, type TrafficRepo
 export const DEMO_IO = {
   DEMO_I4000: make<{ phase: string }>('info')('DEMO_I4000', 'a phase of the demo started'),
   DEMO_I4001: make<{ phase: string; seconds: number }>('info')('DEMO_I4001', 'a phase of the demo ended'),
+  DEMO_I4003: make<{ ceilingItemsPerSec: number; estimatedSeconds: number; products: number }>('info')('DEMO_I4003', "the emulator's ceiling on this machine, and the run's estimate from it"),
   DEMO_I4002: make<{ requests: number; failedRequests: number; acknowledgedWrites: number; lagMs: number | null }>('info')('DEMO_I4002', 'what the traffic has seen so far'),
 } as const;
 

@@ -12,6 +12,9 @@ import { PACKAGE_ROOT } from '../../lib/local/paths';
 
 interface DemoJson {
   readonly items: number;
+  readonly emulatorCeilingItemsPerSec: number;
+  readonly estimatedSeconds: number;
+  readonly copyToCeiling: number;
   readonly requests: number;
   readonly failedRequests: number;
   readonly acknowledgedWrites: number;
@@ -45,6 +48,10 @@ describe('npm run demo', () => {
 
     // THEN the report's zero figures hold, over real traffic and real writes
     expect(report.items).toBe(900);
+    // measured up front on this machine, and every machine-dependent figure given against it
+    expect(report.emulatorCeilingItemsPerSec).toBeGreaterThan(0);
+    expect(report.estimatedSeconds).toBeGreaterThan(0);
+    expect(report.copyToCeiling).toBeCloseTo(report.copyItemsPerSec / report.emulatorCeilingItemsPerSec, 1);
     expect(report.requests).toBeGreaterThan(100);
     expect(report.acknowledgedWrites).toBeGreaterThan(10);
     expect({ failed: report.failedRequests, failures: report.failures }).toEqual({ failed: 0, failures: [] });
