@@ -16,7 +16,7 @@ import { DynamoDBClient, UpdateTableCommand, waitUntilTableExists } from '@aws-s
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Command, Option } from 'commander';
 import { generateV1Products } from '../examples/catalog/data';
-import type { Item, KeyNames } from '../lib/data/item';
+import type { Item, KeyNames } from '../lib/item/item';
 import { verifyCopy } from '../lib/data/verify/verify-copy';
 import { BatchWriter } from '../lib/data/write/batch-writer';
 import { silentIoHost } from '../lib/io';

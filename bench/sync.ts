@@ -26,7 +26,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Command, Option } from 'commander';
 import { generateV1Products } from '../examples/catalog/data';
 import { CopyJob } from '../lib/data/copy/copy-job';
-import type { Item, KeyNames } from '../lib/data/item';
+import type { Item, KeyNames } from '../lib/item/item';
 import type { StreamRecord } from '../lib/data/stream/stream-records';
 import { TableSync } from '../lib/data/stream/table-sync';
 import { verifyCopy } from '../lib/data/verify/verify-copy';

@@ -1,4 +1,4 @@
-import type { Item, KeyNames } from '../lib/data/item';
+import type { Item, KeyNames } from '../lib/item/item';
 import type { BatchWriter } from '../lib/data/write/batch-writer';
 
 /** Writes a stream of items in slices of 2,500, at most four slices in flight: seeding at full speed, bounded memory. */

@@ -13,7 +13,7 @@
  */
 import { Command, Option } from 'commander';
 import { CopyJob } from '../lib/data/copy/copy-job';
-import type { KeyNames } from '../lib/data/item';
+import type { KeyNames } from '../lib/item/item';
 import { redriveDeadLetters } from '../lib/data/redrive';
 import { TableSync } from '../lib/data/stream/table-sync';
 import { verifyCopy } from '../lib/data/verify/verify-copy';

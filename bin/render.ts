@@ -19,18 +19,24 @@ export function renderStatus(v: StatusView): string {
   return `${table(['RELEASE', 'SHA/BRANCH', 'PHASE', 'TRAFFIC', 'COPY (segments)', 'SYNC (lag)', 'DEAD', 'GATES', 'LAST FAILURE'], rows)}\n* live  ^ previous (rollback target)${warnings}`;
 }
 
+/** One line per verb run, every release's runs in the order they started. */
 export function renderHistory(entries: readonly HistoryEntry[]): string {
   if (entries.length === 0) return 'no releases yet';
-  const rows = entries.map((e) => [
-    e.at.replace('T', ' ').slice(0, 19),
-    e.releaseId,
-    e.sha?.slice(0, 12) ?? e.branch ?? '',
-    e.outcome,
-    e.by,
-    Object.entries(e.durations).map(([verb, s]) => `${verb} ${s}s`).join(', '),
-    e.failed ?? '',
-  ]);
-  return table(['CREATED', 'RELEASE', 'SHA/BRANCH', 'OUTCOME', 'BY', 'DURATIONS', 'LAST FAILURE'], rows);
+  const time = (iso: string) => iso.replace('T', ' ').slice(0, 19);
+  const lines: { at: string; cells: string[] }[] = [];
+  for (const e of entries) {
+    const release = [e.releaseId, e.sha?.slice(0, 12) ?? e.branch ?? ''];
+    // A record without runs or step timings (created, then killed before its first step).
+    if ((e.runs ?? []).length === 0) lines.push({ at: e.at, cells: [time(e.at), ...release, '-', e.outcome, '', e.by, e.failed ?? ''] });
+    for (const r of e.runs ?? []) {
+      const where = r.outcome === 'failed' ? `at ${r.failedStep ?? r.step ?? '?'}${r.code ? ` (${r.code})` : ''}` : r.outcome === 'interrupted' && r.step ? `at ${r.step}` : '';
+      const duration = r.seconds !== undefined ? `${r.seconds}s` : r.outcome === 'running' ? '…' : '?';
+      lines.push({ at: r.startedAt, cells: [time(r.startedAt), ...release, r.verb, r.outcome, duration, r.by, where] });
+    }
+  }
+  // Stable: a release's runs keep their order when two start in the same second.
+  const rows = lines.sort((a, b) => a.at.localeCompare(b.at)).map((l) => l.cells);
+  return table(['STARTED', 'RELEASE', 'SHA/BRANCH', 'VERB', 'OUTCOME', 'DURATION', 'BY', 'WHERE'], rows);
 }
 
 export function renderPlan(p: PlanView): string {

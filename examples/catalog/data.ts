@@ -2,7 +2,7 @@
  * Deterministic v1 catalog data (seed 000's per-channel products) for tests, demos and load runs.
  * A generator: a million items never sit in memory. The same options give the same items.
  */
-import type { Item } from '../../lib/data/item';
+import type { Item } from '../../lib/item/item';
 
 export type CatalogChannel = 'US' | 'GB' | 'EU';
 
@@ -31,7 +31,7 @@ export function productId(n: number): string {
 /**
  * v1 items, product by product: one item per channel with identical shared fields (title, artist,
  * format, releaseYear, description) and channel-specific sku, price, currency, stock and published.
- * Roughly 300 bytes per item (DynamoDB's item size, lib/data/item-size.ts).
+ * Roughly 300 bytes per item (DynamoDB's item size, lib/item/item-size.ts).
  */
 export function* generateV1Products(options: GenerateV1ProductsOptions): Generator<Item, void, undefined> {
   const channels = options.channels ?? CATALOG_CHANNELS;

@@ -10,10 +10,10 @@ import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { userError } from '../errors';
 import type { Ledger } from '../ledger';
-import type { KeyNames } from './item';
+import type { KeyNames } from '../item/item';
 import type { MigrationChain } from './migrations/chain';
 import { createMigrationContext } from './migrations/context';
-import type { Item } from './item';
+import type { Item } from '../item/item';
 import { assertKeyNames, assertKeyTypes, assertKeyValueTypes, describeTable, keyValueType, type KeyTypes, type TableInfo } from './table-info';
 
 /** How many source items the key-type check migrates. */
@@ -21,7 +21,7 @@ const SAMPLE_ITEMS = 10;
 
 export interface PreflightProps {
   readonly dynamodb: DynamoDBClient;
-  /** A document client on `dynamodb` (lib/data/numbers.ts createItemClient). */
+  /** A document client on `dynamodb` (lib/item/numbers.ts createItemClient). */
   readonly doc: DynamoDBDocumentClient;
   readonly ledger: Ledger;
   readonly sourceTable: string;

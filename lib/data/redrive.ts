@@ -4,12 +4,12 @@ import { DATA_IO, type IoHost } from '../io';
 import { DeadLetters, type DeadLetter, type Ledger } from '../ledger';
 import { migratePage } from './copy/page-migrator';
 import { PageWriter } from './copy/page-writer';
-import type { Item, KeyNames } from './item';
+import type { Item, KeyNames } from '../item/item';
 import type { MigrationChain } from './migrations/chain';
 import { createMigrationContext } from './migrations/context';
 import { BatchWriter } from './write/batch-writer';
 import { SharedItemWriter } from './write/shared-writer';
-import { createItemClient } from './numbers';
+import { createItemClient } from '../item/numbers';
 
 export interface RedriveProps {
   readonly ioHost: IoHost;

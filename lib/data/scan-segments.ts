@@ -1,5 +1,5 @@
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Item } from './item';
+import type { Item } from '../item/item';
 
 /**
  * Items per parallel-Scan segment aimed at. Small segments, worked through a few at a time, rather

@@ -1,8 +1,8 @@
 import { DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { userError } from '../errors';
-import { SPECIAL_NAMES } from './special-names';
+import { SPECIAL_NAMES } from '../item/special-names';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
-import type { Item, KeyNames } from './item';
+import type { Item, KeyNames } from '../item/item';
 
 /** DynamoDB key attribute types (as lib/manifest/table-manifest.ts KeyAttributeType). */
 export type KeyType = 'S' | 'N' | 'B';

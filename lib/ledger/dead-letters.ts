@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, paginateQuery, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../errors';
-import type { Item, Key } from '../data/item';
-import { itemSizeBytes, MAX_ITEM_BYTES } from '../data/item-size';
+import type { Item, Key } from '../item/item';
+import { itemSizeBytes, MAX_ITEM_BYTES } from '../item/item-size';
 import type { Ledger } from './ledger';
 
 export type DeadLetterPhase = 'copy' | 'sync' | 'redrive';
@@ -28,7 +28,7 @@ const MAX_ERROR_CHARS = 8192;
 export interface PutDeadLetterOptions {
   /** The source item's key, native. */
   readonly sourceKey: Key;
-  /** `stableJson(sourceKey)` (lib/data/item.ts keyString): the dead letter's identity in its job. */
+  /** `stableJson(sourceKey)` (lib/item/item.ts keyString): the dead letter's identity in its job. */
   readonly keyString: string;
   /** What went wrong; kept up to 8192 characters. */
   readonly error: string;

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../errors';
-import { guardSpecialNames } from '../data/special-names';
+import { guardSpecialNames } from '../item/special-names';
 
 /** Attribute and index names of the ledger table, as EdgeStack declares them. */
 export const LEDGER_SCHEMA = {

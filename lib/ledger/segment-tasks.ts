@@ -29,7 +29,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, paginateQuery, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { messageOf, ReleaseError, toolError, userError } from '../errors';
-import type { Key } from '../data/item';
+import type { Key } from '../item/item';
 import { batchPut } from './batch-put';
 import { leaseLost } from './lease-lost';
 import type { Ledger } from './ledger';

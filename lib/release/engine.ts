@@ -9,7 +9,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { KeyNames } from '../data/item';
+import type { KeyNames } from '../item/item';
 import type { MigrationChain } from '../data/migrations/chain';
 import { messageOf, userError } from '../errors';
 import { createDeployTarget, StackDeployer, type DeployTarget, type TargetName } from '../infra';

@@ -6,7 +6,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { canonicalDecimal } from '../../lib/data/numbers';
+import { canonicalDecimal } from '../../lib/item/numbers';
 
 /** Numbers that broke the engine before (issue 14) and the ends of DynamoDB's range. */
 export const EDGE_NUMBERS = [

@@ -1,6 +1,6 @@
 import { beforeAll } from 'vitest';
 import { generateV1Products } from '../../examples/catalog/data';
-import type { Item } from '../../lib/data/item';
+import type { Item } from '../../lib/item/item';
 import { verifyCopy, type VerifyResult } from '../../lib/data/verify/verify-copy';
 import type { IoHost } from '../../lib/io';
 import { createLedgerClient, createLedgerTable, DeadLetters, Ledger } from '../../lib/ledger';

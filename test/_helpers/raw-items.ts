@@ -6,7 +6,7 @@
  * attributes are left out of target items.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { META_PREFIX } from '../../lib/data/item';
+import { META_PREFIX } from '../../lib/item/item';
 
 export type RawItem = Record<string, AttributeValue>;
 

@@ -7,7 +7,7 @@ import {
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import type { Item, KeyNames } from '../../lib/data/item';
+import type { Item, KeyNames } from '../../lib/item/item';
 import { BatchWriter } from '../../lib/data/write/batch-writer';
 
 export const PRODUCT_KEYS: KeyNames = { partitionKey: 'pk', sortKey: 'sk' };

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLatencyProxy } from '../../bench/latency-proxy';
-import { META, type Item, type KeyNames } from '../../lib/data/item';
+import { META, type Item, type KeyNames } from '../../lib/item/item';
 import { BatchWriter } from '../../lib/data/write/batch-writer';
 import { SharedItemWriter, contentHash } from '../../lib/data/write/shared-writer';
 import { LOCAL_CREDENTIALS, startLocalAws, stopLocalAws } from '../../lib/local';

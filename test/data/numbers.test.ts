@@ -1,9 +1,9 @@
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keyString, parseStableJson, stableJson } from '../../lib/data/item';
-import { itemSizeBytes, numberBytes } from '../../lib/data/item-size';
-import { canonicalDecimal, compareNumbers, numberPrecisionLoss, readNumber } from '../../lib/data/numbers';
+import { keyString, parseStableJson, stableJson } from '../../lib/item/item';
+import { itemSizeBytes, numberBytes } from '../../lib/item/item-size';
+import { canonicalDecimal, compareNumbers, numberPrecisionLoss, readNumber } from '../../lib/item/numbers';
 import { keyId } from '../../lib/data/write/key-id';
 import { numberText } from '../_helpers/attribute-value-arb';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE, renameKeys, toCarriedNames, toWireNames, wireName } from '../../lib/data/special-names';
+import { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE, renameKeys, toCarriedNames, toWireNames, wireName } from '../../lib/item/special-names';
 
 describe('attribute names the SDK cannot carry, renamed on the wire', () => {
   it('renames __proto__ and constructor at any depth, in maps and in lists, and leaves string values alone', () => {

@@ -5,7 +5,7 @@ import { generateV1Products } from '../../examples/catalog/data';
 import { httpJson, type HttpReply } from '../../examples/catalog/http-client';
 import type { ProductBody } from '../../examples/catalog/product';
 import type { ProductStore } from '../../examples/catalog/store';
-import type { Item } from '../../lib/data/item';
+import type { Item } from '../../lib/item/item';
 import { listingItemV2Schema, productItemV2Schema, productsV2ChannelListings, productV1Schema } from '../../release/migrations/products-v2-channel-listings';
 import { putAll, scanAll } from '../_helpers/tables';
 import { startCatalog, type RunningCatalog } from './catalog-helpers';

@@ -6,7 +6,7 @@ import type { ProductBody } from '../../examples/catalog/product';
 import type { ProductStore } from '../../examples/catalog/store';
 import { ProductStoreV1 } from '../../examples/catalog/store-v1';
 import { ProductStoreV2 } from '../../examples/catalog/store-v2';
-import type { Item } from '../../lib/data/item';
+import type { Item } from '../../lib/item/item';
 import { createTable, documentClient, scanAll, uniqueName } from '../_helpers/tables';
 import { serve, type RunningCatalog } from './catalog-helpers';
 

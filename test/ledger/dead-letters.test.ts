@@ -1,6 +1,6 @@
 import { GetCommand, NumberValue, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stableJson, type Key } from '../../lib/data/item';
+import { stableJson, type Key } from '../../lib/item/item';
 import { DeadLetters, deadLetterPk, deadLetterSk, type PutDeadLetterOptions } from '../../lib/ledger';
 import { ledgerFixture, ManualClock, type LedgerFixture } from './ledger-fixture';
 

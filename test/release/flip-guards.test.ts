@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stableJson } from '../../lib/data/item';
+import { stableJson } from '../../lib/item/item';
 import { ReleaseError } from '../../lib/errors';
 import { DeadLetters } from '../../lib/ledger';
 import type { ReleaseEngine } from '../../lib/release/engine';

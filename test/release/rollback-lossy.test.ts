@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Item } from '../../lib/data/item';
+import type { Item } from '../../lib/item/item';
 import { MigrationRegistry } from '../../lib/data/migrations/registry';
 import type { Migration } from '../../lib/data/migrations/migration';
 import { ReleaseError } from '../../lib/errors';

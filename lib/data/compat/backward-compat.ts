@@ -11,11 +11,11 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { messageOf, userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
-import { keyString, withoutMeta, type Item, type KeyNames } from '../item';
+import { keyString, withoutMeta, type Item, type KeyNames } from '../../item/item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
-import { createItemClient } from '../numbers';
+import { createItemClient } from '../../item/numbers';
 import { schemaIssuesText } from '../migrations/chain';
 
 /** The chain given is not a down chain. */

@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { messageOf, userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import { DeadLetters, isLeaseLost, SegmentTasks, type ClaimedSegment, type Ledger } from '../../ledger';
-import { parseStableJson, type Item, type KeyNames } from '../item';
+import { parseStableJson, type Item, type KeyNames } from '../../item/item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import { preflight, type PreflightProps } from '../preflight';
@@ -17,7 +17,7 @@ import { SharedItemWriter } from '../write/shared-writer';
 import { migratePage, type MigrationFailure } from './page-migrator';
 import { PageWriter } from './page-writer';
 import { estimateTotal, ProgressMeter } from './progress-meter';
-import { createItemClient } from '../numbers';
+import { createItemClient } from '../../item/numbers';
 
 export interface CopyJobProps {
   readonly ioHost: IoHost;

@@ -1,8 +1,8 @@
 import type { MigrationChain } from '../migrations/chain';
 import { isMigrationItemError } from '../migrations/chain';
 import type { MigrationContext } from '../migrations/migration';
-import { META, keyString, type Item, type KeyNames } from '../item';
-import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../item-size';
+import { META, keyString, type Item, type KeyNames } from '../../item/item';
+import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../../item/item-size';
 import { contentHash } from '../write/shared-writer';
 import { keyTypeProblem, type KeyTypes } from '../table-info';
 import { messageOf } from '../../errors';

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageOf, toolError } from '../../errors';
-import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type KeyNames } from '../item';
+import { META, keyOf, keyString, stableJson, withoutMeta, type Item, type KeyNames } from '../../item/item';
 import type { MigrationChain } from '../migrations/chain';
 import { isInvalidRequest, type BatchWriter } from '../write/batch-writer';
 import { contentHash, type SharedItemWriter } from '../write/shared-writer';

@@ -10,8 +10,8 @@
  */
 import type { z } from 'zod';
 import { ReleaseError, userError } from '../../errors';
-import { META_PREFIX, keyOf, stableJson, type Item, type Key, type KeyNames } from '../item';
-import { isNumeric, numberPrecisionLoss } from '../numbers';
+import { META_PREFIX, keyOf, stableJson, type Item, type Key, type KeyNames } from '../../item/item';
+import { isNumeric, numberPrecisionLoss } from '../../item/numbers';
 import type { Migration, MigrationContext, MigrationResult } from './migration';
 
 /** `up` runs version N-1 → N (forward copy and sync); `down` runs N → N-1 (reverse sync, rollback). */
@@ -29,7 +29,7 @@ export const META_ATTRIBUTE = 'META_ATTRIBUTE';
 /** A final output item lacks a key attribute of the target table. */
 export const KEY_MISSING = 'KEY_MISSING';
 /**
- * An output number lost digits (lib/data/numbers.ts `numberPrecisionLoss`): an integer beyond 2^53
+ * An output number lost digits (lib/item/numbers.ts `numberPrecisionLoss`): an integer beyond 2^53
  * as a JavaScript number, or an exact input number that came out as a different JavaScript number.
  */
 export const NUMBER_PRECISION = 'NUMBER_PRECISION';
@@ -340,7 +340,7 @@ export class MigrationChain {
       throw new MigrationItemError({
         code: NUMBER_PRECISION,
         message: `${where} returned an item that loses precision for ${this.describe(input)}: ${loss}`,
-        fix: 'read numbers with exactText(value) and write them with exactNumber(text) or a bigint (lib/data/numbers.ts)',
+        fix: 'read numbers with exactText(value) and write them with exactNumber(text) or a bigint (lib/item/numbers.ts)',
         table,
         version,
         direction: this.direction,

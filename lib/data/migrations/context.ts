@@ -9,7 +9,7 @@
  */
 import { BatchGetCommand, paginateQuery, type DynamoDBDocumentClient, type NumberValue } from '@aws-sdk/lib-dynamodb';
 import { toolError, userError } from '../../errors';
-import { keyOf, keyString, withoutMeta, type Item, type Key, type KeyNames } from '../item';
+import { keyOf, keyString, withoutMeta, type Item, type Key, type KeyNames } from '../../item/item';
 import { Backoff, type BackoffOptions } from '../retry';
 import type { MigrationContext } from './migration';
 

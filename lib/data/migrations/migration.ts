@@ -1,6 +1,6 @@
 import type { NumberValue } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
-import type { Item, Key } from '../item';
+import type { Item, Key } from '../../item/item';
 
 /**
  * Reads a migration may make, served in batches by the engine (several concurrent `get`s are
@@ -22,7 +22,7 @@ export type MigrationResult = Item | readonly Item[] | null | undefined;
  * version N items. Most are pure functions of one item; a migration may be async and read through
  * the context (merges, joins).
  *
- * Numbers (lib/data/numbers.ts): an item's number is a plain JavaScript `number` when that number
+ * Numbers (lib/item/numbers.ts): an item's number is a plain JavaScript `number` when that number
  * is exactly the stored text (prices, counts, years, `0.5`), and a `NumberValue` holding the
  * decimal text otherwise (38-digit decimals, integers beyond 2^53, `1E-130`). Passing a value
  * through unchanged is always exact. To compute with a number that may be large, read its text with

@@ -3,7 +3,7 @@
  * A table with no migration is at version 1; version N's migration turns N-1 items into N items.
  */
 import { userError } from '../../errors';
-import type { KeyNames } from '../item';
+import type { KeyNames } from '../../item/item';
 import { MIGRATION_NO_DOWN, MigrationChain } from './chain';
 import type { Migration } from './migration';
 

@@ -1,4 +1,4 @@
-import { keyOf, stableJson, type Item, type Key, type KeyNames } from '../item';
+import { keyOf, stableJson, type Item, type Key, type KeyNames } from '../../item/item';
 
 /**
  * One DynamoDB Streams record as the appliers take it: images already unmarshalled to native items.
@@ -24,7 +24,7 @@ export interface ChangeRecord {
 /** The records of one source key, in the order they were given. */
 export interface KeyRun {
   readonly key: Key;
-  /** `stableJson` of the key (as lib/data/item.ts keyString): META.source and the dead letter's id. */
+  /** `stableJson` of the key (as lib/item/item.ts keyString): META.source and the dead letter's id. */
   readonly keyString: string;
   readonly records: ChangeRecord[];
 }

@@ -1,6 +1,6 @@
 import type { NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../../errors';
-import { META, keyOf, keyString, parseStableJson, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
+import { META, keyOf, keyString, parseStableJson, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../../item/item';
 import type { MigrationChain, SourceKeys } from '../migrations/chain';
 import type { MigrationContext } from '../migrations/migration';
 import { contentHash, type SharedWriteOutcome } from '../write/shared-writer';

@@ -7,7 +7,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../../errors';
-import { keyString, type KeyNames } from '../item';
+import { keyString, type KeyNames } from '../../item/item';
 import { Backoff, isRetryable } from '../retry';
 import { Limiter } from '../write/limiter';
 import { MicroBatcher } from './micro-batch';

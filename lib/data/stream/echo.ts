@@ -26,7 +26,7 @@
  * after a rollback to v1 lost them (found by the model-based lifecycle test). Tokens written before
  * the table was named (`<origin>:<sequenceNumber>`) are still judged by direction.
  */
-import { META, stableJson, withoutMeta, type Item } from '../item';
+import { META, stableJson, withoutMeta, type Item } from '../../item/item';
 
 /** The direction a sync applier writes in: forward ('sync') or back to the previous release ('reverse'). */
 export type SyncOrigin = 'sync' | 'reverse';

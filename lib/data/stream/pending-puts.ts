@@ -1,4 +1,4 @@
-import { keyString, type Item, type KeyNames } from '../item';
+import { keyString, type Item, type KeyNames } from '../../item/item';
 
 /** Writes whole items (plain, idempotent puts); resolves once every one is durable. */
 export type PutItems = (items: readonly Item[]) => Promise<void>;

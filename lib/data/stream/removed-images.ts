@@ -1,4 +1,4 @@
-import { keyString, withoutMeta, type Item, type Key, type KeyNames } from '../item';
+import { keyString, withoutMeta, type Item, type Key, type KeyNames } from '../../item/item';
 import type { MigrationContext } from '../migrations/migration';
 
 /**

@@ -66,7 +66,7 @@ import { DATA_IO, type IoHost } from '../../io';
 import { isLeaseLost } from '../../ledger/lease-lost';
 import type { ShardCheckpoint, ShardCheckpoints } from '../../ledger/shard-checkpoints';
 import { Backoff, isRetryable, type BackoffOptions } from '../retry';
-import { guardSpecialNames } from '../special-names';
+import { guardSpecialNames } from '../../item/special-names';
 import type { ShardLeaseKeeper } from './shard-lease-keeper';
 import { planShardReads, type ShardInfo, type ShardProgress } from './shard-lineage';
 import { toStreamRecord, type StreamRecord, type StreamRecordBatch } from './stream-records';

@@ -1,12 +1,12 @@
 /**
- * Stream records as the apply sees them: native values (lib/data/item.ts), never AttributeValues.
+ * Stream records as the apply sees them: native values (lib/item/item.ts), never AttributeValues.
  */
 import type { AttributeValue as DynamoDbAttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record as WireRecord, AttributeValue } from '@aws-sdk/client-dynamodb-streams';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { messageOf, toolError } from '../../errors';
-import { readNumber } from '../numbers';
-import type { Item } from '../item';
+import { readNumber } from '../../item/numbers';
+import type { Item } from '../../item/item';
 
 export type StreamEventName = 'INSERT' | 'MODIFY' | 'REMOVE';
 
@@ -39,7 +39,7 @@ const EVENT_NAMES: ReadonlySet<string> = new Set<StreamEventName>(['INSERT', 'MO
  * One wire record → a StreamRecord. Throws STREAM_RECORD_INVALID for a record without the fields a
  * NEW_AND_OLD_IMAGES stream always has (no key to hold it by). An image that does not decode does
  * not throw: the record carries `undecodable` and the apply dead-letters it (one poison record
- * never stops the shard). Numbers are exact (lib/data/numbers.ts), never an error.
+ * never stops the shard). Numbers are exact (lib/item/numbers.ts), never an error.
  */
 export function toStreamRecord(shardId: string, wire: WireRecord): StreamRecord {
   const d = wire.dynamodb;

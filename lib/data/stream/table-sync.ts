@@ -3,7 +3,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { userError } from '../../errors';
 import { DATA_IO, type IoHost } from '../../io';
 import { DeadLetters, SegmentTasks, ShardCheckpoints, ShardLeases, type CopyJob as CopyJobRecord, type Ledger } from '../../ledger';
-import type { KeyNames } from '../item';
+import type { KeyNames } from '../../item/item';
 import type { MigrationChain } from '../migrations/chain';
 import { ChangeApplier, type ApplyBatchResult } from './change-applier';
 import type { SyncOrigin } from './echo';
@@ -11,7 +11,7 @@ import { ShardLeaseKeeper, type ShardLeaseOptions } from './shard-lease-keeper';
 import { captureStreamPositions } from './stream-positions';
 import { StreamReader, type StreamLag, type StreamRunResult } from './stream-reader';
 import type { StreamRecord } from './stream-records';
-import { createItemClient } from '../numbers';
+import { createItemClient } from '../../item/numbers';
 import { preflightSync, type PreflightProps } from '../preflight';
 import type { KeyTypes } from '../table-info';
 

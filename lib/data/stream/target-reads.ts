@@ -1,6 +1,6 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../../errors';
-import { keyOf, keyString, type Item, type Key, type KeyNames } from '../item';
+import { keyOf, keyString, type Item, type Key, type KeyNames } from '../../item/item';
 import { Backoff } from '../retry';
 import { MicroBatcher } from './micro-batch';
 

@@ -3,14 +3,14 @@ import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, paginateQuery } fr
 import { contentHash } from '../write/shared-writer';
 import { DATA_IO, type IoHost } from '../../io';
 import type { DeadLetters } from '../../ledger';
-import { META, keyOf, keyString, parseStableJson, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../item';
+import { META, keyOf, keyString, parseStableJson, stableJson, withoutMeta, type Item, type Key, type KeyNames } from '../../item/item';
 import type { MigrationChain } from '../migrations/chain';
 import { createMigrationContext } from '../migrations/context';
 import type { MigrationContext } from '../migrations/migration';
 import { Limiter } from '../write/limiter';
 import { scanInSegments, scanSegmentsFor } from '../scan-segments';
 import { describeTable } from '../table-info';
-import { createItemClient } from '../numbers';
+import { createItemClient } from '../../item/numbers';
 
 export interface VerifyCopyProps {
   readonly ioHost: IoHost;

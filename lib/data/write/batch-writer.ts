@@ -1,6 +1,6 @@
 import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageOf, toolError } from '../../errors';
-import type { Item, Key, KeyNames } from '../item';
+import type { Item, Key, KeyNames } from '../../item/item';
 import { Backoff, isRetryable, type BackoffOptions } from '../retry';
 import { keyId } from './key-id';
 import { Limiter } from './limiter';

@@ -1,7 +1,7 @@
 import { toolError } from '../../errors';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
-import { stableJson, type Item, type KeyNames } from '../item';
-import { canonicalNumber, sameValueNumber } from '../numbers';
+import { stableJson, type Item, type KeyNames } from '../../item/item';
+import { canonicalNumber, sameValueNumber } from '../../item/numbers';
 
 /**
  * A cheap, unambiguous string for the key of an item (or of a key object), for dedupe maps on the

@@ -3,7 +3,7 @@ import type { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { messageOf, toolError } from '../../errors';
-import { META, keyOf, stableJson, withoutMeta, type Item, type KeyNames } from '../item';
+import { META, keyOf, stableJson, withoutMeta, type Item, type KeyNames } from '../../item/item';
 import { Backoff, isRetryable, type BackoffOptions } from '../retry';
 import type { WriteRetryEvent } from './batch-writer';
 import { keyId } from './key-id';

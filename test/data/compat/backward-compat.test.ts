@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { checkBackwardCompatibility } from '../../../lib/data/compat/backward-compat';
-import type { Item } from '../../../lib/data/item';
+import type { Item } from '../../../lib/item/item';
 import { RecordingIoHost } from '../../../lib/io';
 import { generateV1Products } from '../../../examples/catalog/data';
 import { registry } from '../../_helpers/catalog';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { migratePage, type MigratedPage } from '../../../lib/data/copy/page-migrator';
 import { PageWriter } from '../../../lib/data/copy/page-writer';
-import type { Item, KeyNames } from '../../../lib/data/item';
+import type { Item, KeyNames } from '../../../lib/item/item';
 import { MigrationChain } from '../../../lib/data/migrations/chain';
 import type { BatchWriter, WriteRequest } from '../../../lib/data/write/batch-writer';
 import type { SharedItemWriter } from '../../../lib/data/write/shared-writer';

@@ -2,9 +2,9 @@ import { createHook } from 'node:async_hooks';
 import { describe, expect, it, vi } from 'vitest';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { exactNumber, exactText } from '../../../lib/data/numbers';
+import { exactNumber, exactText } from '../../../lib/item/numbers';
 import { ReleaseError } from '../../../lib/errors';
-import type { Item } from '../../../lib/data/item';
+import type { Item } from '../../../lib/item/item';
 import {
   KEY_MISSING,
   META_ATTRIBUTE,

@@ -2,7 +2,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, type BatchGetCommandInput } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ReleaseError } from '../../../lib/errors';
-import type { Item } from '../../../lib/data/item';
+import type { Item } from '../../../lib/item/item';
 import {
   MIGRATION_CONTEXT_KEY_INVALID,
   MIGRATION_CONTEXT_UNPROCESSED,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ReleaseError } from '../../../lib/errors';
-import type { Item } from '../../../lib/data/item';
+import type { Item } from '../../../lib/item/item';
 import type { Migration } from '../../../lib/data/migrations/migration';
 import { MIGRATION_CHAIN_GAP, MIGRATION_INVALID, MIGRATION_NO_DOWN, MigrationRegistry } from '../../../lib/data/migrations/registry';
 

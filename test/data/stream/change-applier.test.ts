@@ -3,7 +3,7 @@ import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetSha
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { META, keyString, stableJson, withoutMeta, type Item, type Key } from '../../../lib/data/item';
+import { META, keyString, stableJson, withoutMeta, type Item, type Key } from '../../../lib/item/item';
 import { MigrationChain } from '../../../lib/data/migrations/chain';
 import type { Migration } from '../../../lib/data/migrations/migration';
 import { ChangeApplier, IMAGE_UNDECODABLE, KEY_HELD, REMOVE_UNRESOLVED, SHARED_CONFLICT, type ApplyBatchResult } from '../../../lib/data/stream/change-applier';

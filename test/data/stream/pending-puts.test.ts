@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Item } from '../../../lib/data/item';
+import type { Item } from '../../../lib/item/item';
 import { PendingPuts } from '../../../lib/data/stream/pending-puts';
 import { BatchWriter } from '../../../lib/data/write/batch-writer';
 import { createTable, PRODUCT_KEYS, scanAll, uniqueName } from '../../_helpers/tables';

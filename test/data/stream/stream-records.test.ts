@@ -2,7 +2,7 @@ import type { _Record } from '@aws-sdk/client-dynamodb-streams';
 import { describe, expect, it } from 'vitest';
 import { ReleaseError } from '../../../lib/errors';
 import { NumberValue } from '@aws-sdk/lib-dynamodb';
-import { readNumber } from '../../../lib/data/numbers';
+import { readNumber } from '../../../lib/item/numbers';
 import { toStreamRecord } from '../../../lib/data/stream/stream-records';
 
 function codeOf(fn: () => unknown): string | undefined {

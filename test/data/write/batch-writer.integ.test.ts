@@ -1,7 +1,7 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyString, stableJson, type Item, type KeyNames } from '../../../lib/data/item';
+import { keyString, stableJson, type Item, type KeyNames } from '../../../lib/item/item';
 import { BatchWriter } from '../../../lib/data/write/batch-writer';
 import { createTable, uniqueName } from '../../_helpers/tables';
 import { injectBatchWriteFaults } from './fault-injection';

@@ -2,7 +2,7 @@ import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk
 import { BatchWriteCommand, DynamoDBDocumentClient, type BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Item, KeyNames } from '../../../lib/data/item';
+import type { Item, KeyNames } from '../../../lib/item/item';
 import { BatchWriter, type WriteRequest, type WriteRetryEvent } from '../../../lib/data/write/batch-writer';
 import { rejection } from '../../_helpers/rejection';
 

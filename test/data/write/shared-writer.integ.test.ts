@@ -1,8 +1,8 @@
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { META, withoutMeta, type Item, type KeyNames } from '../../../lib/data/item';
-import { createItemClient } from '../../../lib/data/numbers';
+import { META, withoutMeta, type Item, type KeyNames } from '../../../lib/item/item';
+import { createItemClient } from '../../../lib/item/numbers';
 import { SharedItemWriter, contentHash } from '../../../lib/data/write/shared-writer';
 import { createTable, uniqueName } from '../../_helpers/tables';
 

@@ -3,7 +3,7 @@ import { GetCommand, DynamoDBDocumentClient, TransactWriteCommand, type Transact
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { META, type Item, type KeyNames } from '../../../lib/data/item';
+import { META, type Item, type KeyNames } from '../../../lib/item/item';
 import { SharedItemWriter, contentHash } from '../../../lib/data/write/shared-writer';
 import { ReleaseError } from '../../../lib/errors';
 

@@ -1,7 +1,7 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
-import { META } from '../../../lib/data/item';
+import { META } from '../../../lib/item/item';
 import { redriveDeadLetters } from '../../../lib/data/redrive';
 import { DATA_IO, RecordingIoHost } from '../../../lib/io';
 import { DeadLetters, SegmentTasks } from '../../../lib/ledger';

@@ -8,7 +8,7 @@ import { DynamoDBClient, PutItemCommand, type AttributeValue } from '@aws-sdk/cl
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
-import type { KeyNames } from '../../../lib/data/item';
+import type { KeyNames } from '../../../lib/item/item';
 import { MigrationChain } from '../../../lib/data/migrations/chain';
 import { TableSync } from '../../../lib/data/stream/table-sync';
 import { verifyCopy } from '../../../lib/data/verify/verify-copy';

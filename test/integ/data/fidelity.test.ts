@@ -6,12 +6,12 @@
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
-import type { Item, KeyNames } from '../../../lib/data/item';
+import type { Item, KeyNames } from '../../../lib/item/item';
 import { MigrationChain } from '../../../lib/data/migrations/chain';
 import type { Migration } from '../../../lib/data/migrations/migration';
-import { exactNumber, exactText } from '../../../lib/data/numbers';
-import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../../../lib/data/item-size';
-import { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE } from '../../../lib/data/special-names';
+import { exactNumber, exactText } from '../../../lib/item/numbers';
+import { DELETE_STAMP_BYTES, itemSizeBytes, MAX_ITEM_BYTES } from '../../../lib/item/item-size';
+import { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE } from '../../../lib/item/special-names';
 import { redriveDeadLetters } from '../../../lib/data/redrive';
 import { TableSync } from '../../../lib/data/stream/table-sync';
 import { verifyCopy } from '../../../lib/data/verify/verify-copy';
@@ -267,7 +267,7 @@ describe('poison records', () => {
 });
 
 describe('sizes', () => {
-  /** An item of exactly `bytes` bytes (lib/data/item-size.ts rules) with the given key. */
+  /** An item of exactly `bytes` bytes (lib/item/item-size.ts rules) with the given key. */
   function sized(pk: string, sk: string, bytes: number): RawItem {
     const base = itemSizeBytes({ pk, sk: Number(sk), blob: '' });
     return { pk: { S: pk }, sk: { N: sk }, blob: { S: 'x'.repeat(bytes - base) } };

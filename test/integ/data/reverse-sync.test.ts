@@ -6,7 +6,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CopyJob } from '../../../lib/data/copy/copy-job';
-import { keyString, META, withoutMeta, type Item } from '../../../lib/data/item';
+import { keyString, META, withoutMeta, type Item } from '../../../lib/item/item';
 import { TableSync, type TableSyncResult } from '../../../lib/data/stream/table-sync';
 import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { RecordingIoHost } from '../../../lib/io';

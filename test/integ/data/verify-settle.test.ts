@@ -4,7 +4,7 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { META, stableJson, type Item } from '../../../lib/data/item';
+import { META, stableJson, type Item } from '../../../lib/item/item';
 import { verifyCopy } from '../../../lib/data/verify/verify-copy';
 import { RecordingIoHost } from '../../../lib/io';
 import { registry } from '../../_helpers/catalog';

@@ -28,7 +28,7 @@ describe('exportTable', () => {
       sizes: { NS: ['1', '2.5'] },
       blob: { B: Uint8Array.from([0, 255, 16]) },
       nested: { M: { list: { L: [{ NULL: true }, { BOOL: false }] } } },
-      // names the SDK cannot carry as they are (lib/data/special-names.ts)
+      // names the SDK cannot carry as they are (lib/item/special-names.ts)
       ...(JSON.parse('{"__proto__":{"S":"p"},"constructor":{"M":{"__proto__":{"N":"1"}}}}') as Record<string, AttributeValue>),
     };
     const client = new DynamoDBClient({});

@@ -3,7 +3,7 @@ import { canonicalNumber, sameValueNumber } from './numbers';
 
 /**
  * Items as plain JavaScript values (lib-dynamodb's native form): what migrations read and return.
- * Numbers are exact (lib/data/numbers.ts): a `number` when the JavaScript number is the stored
+ * Numbers are exact (lib/item/numbers.ts): a `number` when the JavaScript number is the stored
  * decimal, else a `NumberValue` holding the decimal's text. Binary is a Uint8Array, sets are Sets.
  */
 export type Item = Record<string, NativeAttributeValue>;
@@ -56,7 +56,7 @@ export function keyOf(item: Item, names: KeyNames): Key {
  * Deterministic JSON (sorted object keys; sets as sorted arrays): equal items give equal strings.
  * Numbers are compared by value: a `number`, a `bigint` or a `NumberValue` of one value give the
  * same text — a plain JSON number when a JavaScript number holds it exactly, else `{"$n": <canonical
- * decimal>}` (lib/data/numbers.ts). Binary is `{"$b": <base64>}`. `parseStableJson` reads it back.
+ * decimal>}` (lib/item/numbers.ts). Binary is `{"$b": <base64>}`. `parseStableJson` reads it back.
  */
 export function stableJson(value: unknown): string {
   return JSON.stringify(normalize(value));
