@@ -8,12 +8,16 @@ import { checkBackwardCompatibility } from '../data/compat/backward-compat';
 import { evaluatePromotionGates, type PromotionGate } from '../data/gates';
 import { verifyCopy, type VerifyResult } from '../data/verify/verify-copy';
 import { userError } from '../errors';
-import { DeadLetters } from '../ledger';
-import { keyTypesOf } from '../manifest/table-manifest';
+import { clearSettledDeadLetters } from '../data/settle-dead-letters';
+import { SHARED_CONFLICT } from '../data/stream/change-applier';
+import { createItemClient } from '../item/numbers';
+import { DeadLetters, type DeadLetter } from '../ledger';
+import { keyTypesOf, type TableSpec } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { ensureStream } from './ensure-streams';
 import { RELEASE_IO } from './messages';
 import type { Checkpoints, GateSnapshot, ReleaseRecord } from './release-record';
+import type { SyncPair, SyncStatus } from './sync-daemon';
 import { waitCaughtUp } from './sync-launcher';
 
 export const GATES_FAILED = 'GATES_FAILED';
@@ -75,6 +79,7 @@ export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord
   let ok = true;
   for (const spec of engine.tableSpecs()) {
     const deadLetters = new DeadLetters(engine.ledger, copyJobId(target.releaseId, spec.name));
+    status = (await clearRacedDeadLetters(engine, pair, source, target, spec)) ?? status;
     let verify: VerifyResult | undefined;
     for (let attempt = 1; attempt <= 2; attempt++) {
       verify = await verifyCopy({
@@ -111,6 +116,46 @@ export async function evaluateGates(engine: ReleaseEngine, source: ReleaseRecord
   }
   RELEASE_IO.RELEASE_I3112.emit(engine.io, `gates of ${target.releaseId}: ${ok ? 'all pass' : gates.filter((g) => !g.ok).map((g) => g.detail).join('; ')}`, { releaseId: target.releaseId, gates });
   return { ok, at: engine.nowIso(), gates };
+}
+
+/**
+ * A copy under live writes can refuse a shared item whose sources it read on both sides of a write
+ * (SHARED_CONFLICT); the forward sync applies that write afterwards. Once it has caught up, such a
+ * dead letter whose key the target now holds as the source migrates to is cleared
+ * (clearSettledDeadLetters: compares, writes nothing). Looked at again after the sync had time to
+ * apply a write still in flight; what stays is a real conflict, for the gates to report.
+ */
+async function clearRacedDeadLetters(engine: ReleaseEngine, pair: SyncPair, source: ReleaseRecord, target: ReleaseRecord, spec: TableSpec): Promise<SyncStatus | undefined> {
+  const props = {
+    client: createItemClient(engine.dynamodb),
+    ledger: engine.ledger,
+    jobId: copyJobId(target.releaseId, spec.name),
+    sourceTable: engine.tableName(source.releaseId, spec.name),
+    targetTable: engine.tableName(target.releaseId, spec.name),
+    keyNames: engine.keyNamesOf(spec),
+    chain: engine.chain(spec, source, target),
+    only: (d: DeadLetter) => d.errorCode === SHARED_CONFLICT && d.phase === 'copy',
+  };
+  let status: SyncStatus | undefined;
+  let checked = 0;
+  let cleared = 0;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const r = await clearSettledDeadLetters(props);
+    if (attempt === 1) checked = r.checked;
+    cleared += r.cleared;
+    if (r.checked === r.cleared) break;
+    await new Promise((done) => setTimeout(done, 3000));
+    status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: engine.definition.config.lagGateMs });
+  }
+  if (checked > 0) {
+    RELEASE_IO.RELEASE_I3118.emit(engine.io, `${spec.name}: ${cleared} of ${checked} copy dead letter(s) from a shared-item race cleared: the forward sync had carried their keys`, {
+      releaseId: target.releaseId,
+      table: spec.name,
+      cleared,
+      checked,
+    });
+  }
+  return status;
 }
 
 async function backwardCompat(engine: ReleaseEngine, table: string, target: ReleaseRecord, fromV: number, toV: number) {

@@ -17,6 +17,7 @@ export const RELEASE_IO = {
   STEP_W3103: warn<{ releaseId: string; verb: string; step: string; code: string }>('STEP_W3103', 'a step failed; its failure is recorded and a re-run retries it'),
   RELEASE_I3110: info<{ releaseId: string; phase: string }>('RELEASE_I3110', 'a verb finished: the release is in this phase'),
   RELEASE_I3111: info<{ releaseId: string; table: string; lagMs: number; caughtUp: boolean }>('RELEASE_I3111', 'waiting for a sync to catch up'),
+  RELEASE_I3118: info<{ releaseId: string; table: string; cleared: number; checked: number }>('RELEASE_I3118', "copy dead letters from a shared-item race were cleared: the forward sync had carried their keys"),
   RELEASE_I3112: info<{ releaseId: string; gates: readonly { name: string; ok: boolean; detail: string }[] }>('RELEASE_I3112', 'promotion gates evaluated'),
   RELEASE_I3113: info<{ releaseId: string; check: string; ok: boolean }>('RELEASE_I3113', 'a release check ran'),
   RELEASE_I3114: info<{ stack: string; releaseId: string; kind: string }>('RELEASE_I3114', 'a branch stack was collected by gc'),
