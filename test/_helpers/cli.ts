@@ -81,14 +81,7 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
-      const last = stdout.trim().split('\n').pop();
-      let result: unknown;
-      try {
-        result = last ? JSON.parse(last) : undefined;
-      } catch {
-        result = undefined;
-      }
-      resolve({ code, killed, timedOut, seconds: (Date.now() - started) / 1000, stdout, stderr, messages, result });
+      resolve({ code, killed, timedOut, seconds: (Date.now() - started) / 1000, stdout, stderr, messages, result: lastJsonLine(stdout) });
     });
   });
 }
@@ -96,4 +89,14 @@ export function runCli(args: readonly string[], options: RunCliOptions): Promise
 /** The codes of the messages, for asserting on codes rather than text. */
 export function codes(run: CliRun): string[] {
   return run.messages.map((m) => m.code);
+}
+
+/** A verb's result with --json: the last line of its stdout, parsed; undefined when there is none. */
+export function lastJsonLine(stdout: string): unknown {
+  const last = stdout.trim().split('\n').pop();
+  try {
+    return last ? JSON.parse(last) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,24 +1,11 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initProject } from '../../lib/config/init-project';
 import { findConfigFile, loadConfig } from '../../lib/config/load-config';
+import { useTempDirs } from '../_helpers/temp-dirs';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function project(files: Record<string, string> = {}): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackshift-init-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+const project = useTempDirs('stackshift-init-');
 
 describe('stackshift init', () => {
   it('writes a config that loads, an empty migrations list, the release descriptor, and ignores .stackshift/', async () => {

@@ -1,26 +1,12 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findConfigFile, loadConfig } from '../../lib/config/load-config';
 import { rejection } from '../_helpers/rejection';
 import { CATALOG_CONFIG_FILE } from '../_helpers/catalog';
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+import { useTempDirs } from '../_helpers/temp-dirs';
 
 /** A repository of its own outside this one: `stackshift` can only resolve through the loader. */
-function repoWith(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stackshift-config-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+const repoWith = useTempDirs('stackshift-config-');
 
 const GOOD = `import { defineConfig, type Migration } from 'stackshift';
 const split: Migration = { table: 'notes', version: 2, description: 'split name', up: (i) => ({ ...i, first: String(i.name).split(' ')[0] }), down: (i) => i };

@@ -20,6 +20,7 @@ import { PACKAGE_ROOT } from '../../lib/local/paths';
 import { terminate } from '../../lib/local/processes';
 import { processesWithEnv } from './lifecycle-model/system-under-test';
 import { fleetBaseUrl } from '../_helpers/catalog-http';
+import { lastJsonLine } from '../_helpers/cli';
 
 const stateDir = inject('localStateDir');
 const app = `ad${randomBytes(3).toString('hex')}`;
@@ -46,16 +47,7 @@ function stackshift(args: readonly string[]): Promise<Run> {
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) =>
-    child.on('close', (code) => {
-      const last = stdout.trim().split('\n').pop();
-      let result: unknown;
-      try {
-        result = last ? JSON.parse(last) : undefined;
-      } catch {
-        result = undefined;
-      }
-      resolve({ code, stdout, stderr, result });
-    }),
+    child.on('close', (code) => resolve({ code, stdout, stderr, result: lastJsonLine(stdout) })),
   );
 }
 
