@@ -20,12 +20,16 @@ import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakes
 import { RELEASE_IO } from './messages';
 import { isPromotable, phaseOf } from './phase';
 import { reconcile } from './reconcile';
-import type { ReleaseRecord } from './release-record';
+import type { GateSnapshot, ReleaseRecord } from './release-record';
 import type { VerbResult } from './release-verb';
 import { abortPromoteLocked } from './rollback-verb';
-import type { SyncPair } from './sync-daemon';
+import { readSyncStatus, type SyncPair, type SyncStatus } from './sync-daemon';
+import { assertRunning, ensureSyncRunning, syncLogFile, waitCaughtUp } from './sync-launcher';
 
 export const ROLLBACK_LOSSY = 'ROLLBACK_LOSSY';
+/** The forward sync is further behind than the lag gate: promote refused, nothing routed. */
+export const LAG_GATE_FAILED = 'LAG_GATE_FAILED';
+const SYNC_BEHIND = 'SYNC_BEHIND';
 
 export interface PromoteVerbOptions {
   readonly releaseId: string;
@@ -109,14 +113,23 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
             if (!(await engine.stackOutputs(engine.stackName(cur.releaseId)))) {
               throw userError('PROMOTE_STACK_MISSING', `the stack ${engine.stackName(cur.releaseId)} of release ${cur.releaseId} does not exist`, { fix: 'release a new commit' });
             }
-            await assertSyncsCaughtUp(engine, [forward!]);
+            const lag = await lagGates(engine, forward!);
             const dead = await deadLetterCount(engine, cur.releaseId);
-            assertGates(cur.releaseId, {
-              ok: dead === 0,
+            const now: GateSnapshot = {
+              ok: lag.every((g) => g.ok) && dead === 0,
               at: engine.nowIso(),
-              gates: [{ name: 'dead-letters', ok: dead === 0, detail: dead === 0 ? 'no dead letters' : `${dead} dead letters: npm run redrive` }],
-            });
-            return {};
+              gates: [...lag, { name: 'dead-letters', ok: dead === 0, detail: dead === 0 ? 'no dead letters' : `${dead} dead letters: npm run redrive` }],
+            };
+            RELEASE_IO.RELEASE_I3112.emit(engine.io, `gates of ${cur.releaseId} at promote: ${now.ok ? 'all pass' : now.gates.filter((g) => !g.ok).map((g) => g.detail).join('; ')}`, { releaseId: cur.releaseId, gates: now.gates });
+            // Recorded as measured, pass or fail: the release's snapshot with these gates taken again.
+            const gates = withGatesAgain(cur.checkpoints.gates, now);
+            if (!now.ok) {
+              const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
+              await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, gates } }));
+              assertLagGate(cur.releaseId, forward!, now, syncLogFile(engine, forward!), engine.definition.config.lagGateMs);
+              assertGates(cur.releaseId, now);
+            }
+            return { gates };
           },
         },
         {
@@ -183,6 +196,65 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
     RELEASE_IO.RELEASE_I3110.emit(engine.io, `release ${r.releaseId} is ${phase}`, { releaseId: r.releaseId, phase });
     return { releaseId: r.releaseId, phase, record: r };
   });
+}
+
+/** How long promote waits for the forward sync to come within the lag gate before the gate fails. */
+const LAG_GATE_WAIT_MS = 120_000;
+
+/**
+ * The lag gate at promote, one per table: the forward sync must have applied the live release's
+ * writes within `lagGateMs`. Waits for it up to LAG_GATE_WAIT_MS (starting it if it is not
+ * running); a sync still behind then is a failed gate with the lag it reports, not an error. A
+ * sync that is not running at all (failed, gone) is refused as such (SYNC_FAILED, …).
+ */
+async function lagGates(engine: ReleaseEngine, pair: SyncPair): Promise<GateSnapshot['gates'][number][]> {
+  const gateMs = engine.definition.config.lagGateMs;
+  await ensureSyncRunning(engine, pair);
+  let status: SyncStatus;
+  let behind = false;
+  try {
+    status = await waitCaughtUp(engine, pair, { sinceMs: engine.clock(), maxLagMs: gateMs, timeoutMs: LAG_GATE_WAIT_MS });
+  } catch (e) {
+    if (!ReleaseError.isReleaseError(e) || e.code !== SYNC_BEHIND) throw e;
+    status = assertRunning(engine, pair, await readSyncStatus(engine.ledger, pair));
+    behind = true;
+  }
+  const gates = engine.tableSpecs().map((spec) => {
+    const t = status.tables[spec.name];
+    const lagMs = t?.lagMs ?? status.lagMs;
+    const pending = t?.pendingShards ?? 0;
+    return {
+      name: 'lag',
+      ok: !behind || (lagMs <= gateMs && pending === 0),
+      detail: `${spec.name}: sync lag ${lagMs} ms, gate ${gateMs} ms${pending > 0 ? `, ${pending} shard(s) not read yet` : ''}`,
+    };
+  });
+  if (behind && gates.every((g) => g.ok)) {
+    // Within the gate by its last report, but it reported nothing newer while promote waited.
+    gates.push({ name: 'lag', ok: false, detail: `no report of the sync within the gate in ${LAG_GATE_WAIT_MS / 1000} s (last heartbeat ${new Date(status.heartbeatAtMs).toISOString()})` });
+  }
+  return gates;
+}
+
+/** `previous` (the release's gate snapshot) with the gates of `now` replacing those of their names. */
+function withGatesAgain(previous: GateSnapshot | undefined, now: GateSnapshot): GateSnapshot {
+  const names = new Set(now.gates.map((g) => g.name));
+  const gates = [...(previous?.gates ?? []).filter((g) => !names.has(g.name)), ...now.gates];
+  return { ok: gates.every((g) => g.ok), at: now.at, gates };
+}
+
+/** Throws LAG_GATE_FAILED when the lag gate failed: the lag, the gate, and what to do. */
+export function assertLagGate(releaseId: string, pair: SyncPair, snapshot: GateSnapshot, logFile: string, gateMs: number): void {
+  const lag = snapshot.gates.filter((g) => g.name === 'lag' && !g.ok);
+  if (lag.length === 0) return;
+  const others = snapshot.gates.filter((g) => g.name !== 'lag' && !g.ok);
+  throw userError(
+    LAG_GATE_FAILED,
+    `release ${releaseId} does not pass its lag gate: the ${pair.direction} sync ${pair.sourceReleaseId} → ${pair.targetReleaseId} is behind (${lag.map((g) => g.detail).join('; ')})${others.length ? `; and ${others.map((g) => g.detail).join('; ')}` : ''}`,
+    {
+      fix: `nothing was routed; let the sync catch up within the gate (lagGateMs ${gateMs} ms: see its lag in \`npm run status\`, its log in ${logFile}) and run the promote again`,
+    },
+  );
 }
 
 export async function requireRecord(engine: ReleaseEngine, releaseId: string): Promise<ReleaseRecord> {

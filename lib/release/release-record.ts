@@ -33,6 +33,31 @@ export interface StepTiming {
   readonly endedAt?: string;
 }
 
+/** How a verb run ended; `running` until it does. */
+export type RunOutcome = 'running' | 'done' | 'failed' | 'interrupted' | 'aborted';
+
+/**
+ * One run of a verb on a release (every invocation that reached its steps), appended when it
+ * starts and completed when it ends, so `history` keeps every promote, rollback and retry apart.
+ * A run still `running` when the next one starts was killed: it is closed as `interrupted`
+ * (its end is unknown). A promote given up by `promote --abort` (or a rollback of it) is `aborted`.
+ */
+export interface RunEvent {
+  readonly verb: Verb;
+  /** user@host of whoever ran it. */
+  readonly by: string;
+  /** ISO 8601. */
+  readonly startedAt: string;
+  /** ISO 8601; absent while running, and for a run that was interrupted. */
+  readonly endedAt?: string;
+  readonly outcome: RunOutcome;
+  /** The step it was in last (where an interrupted run stopped). */
+  readonly step?: string;
+  /** The step that failed, and its error code. */
+  readonly failedStep?: string;
+  readonly code?: string;
+}
+
 export interface GateSnapshot {
   readonly ok: boolean;
   readonly at: string;
@@ -58,6 +83,11 @@ export interface Checkpoints {
   readonly promoted?: { readonly at: string; readonly previousReleaseId: string | null; readonly steps: readonly number[] };
   readonly reverseSync?: { readonly targetReleaseId: string; readonly startedAt: string };
   readonly rolledBackAt?: string;
+  /**
+   * A rollback moved all traffic to the previous release (and waited a TTL for clients): its own
+   * checkpoint, so a rollback killed after its flip drains from this moment and does not flip again.
+   */
+  readonly rollbackFlippedAt?: string;
   /** A promote given up part-way (`promote --abort`, or a rollback of a partial shift): all traffic went back. */
   readonly promoteAbortedAt?: string;
   /**
@@ -65,10 +95,23 @@ export interface Checkpoints {
    * traffic; each later step records when it was done, so a re-run after a kill skips it (the
    * syncs cannot be drained again once the stack is destroyed).
    */
-  readonly teardown?: { readonly startedAt: string; readonly drainedAt?: string; readonly syncsRetiredAt?: string; readonly backups?: readonly string[]; readonly destroyedAt?: string };
+  readonly teardown?: {
+    readonly startedAt: string;
+    readonly drainedAt?: string;
+    readonly syncsRetiredAt?: string;
+    /** Each table backed up so far (logical name → backup ARN or export file; null: no such table), written as each ends. */
+    readonly backedUp?: Readonly<Record<string, string | null>>;
+    /** Every backup taken: the backup step is done. */
+    readonly backups?: readonly string[];
+    readonly destroyedAt?: string;
+  };
   readonly tornDown?: { readonly at: string; readonly backups: readonly string[] };
-  /** The last failure; cleared when the step that failed succeeds. */
-  readonly failed?: { readonly step: string; readonly code: string; readonly message: string; readonly at: string };
+  /**
+   * The last failure; cleared only when the step that failed (of the same verb) succeeds or is
+   * found done. `verb` is absent in records written before it was recorded: the step name alone
+   * then identifies it.
+   */
+  readonly failed?: { readonly step: string; readonly verb?: Verb; readonly code: string; readonly message: string; readonly at: string };
 }
 
 export interface ReleaseRecord {
@@ -83,6 +126,8 @@ export interface ReleaseRecord {
   readonly intent: Intent;
   readonly checkpoints: Checkpoints;
   readonly steps: Readonly<Record<string, StepTiming>>;
+  /** Every verb run, oldest first; absent in records written before runs were recorded. */
+  readonly runs?: readonly RunEvent[];
   /** Optimistic concurrency: every put requires the version it read. */
   readonly version: number;
 }

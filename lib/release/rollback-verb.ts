@@ -17,10 +17,11 @@ import { assertNoDeadLetters, assertReleaseHealthy, assertSyncsCaughtUp, assertT
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
 import { requireRecord } from './promote-verb';
-import { reconcile } from './reconcile';
+import { closeOpenRuns, reconcile } from './reconcile';
+import type { ReleaseRecord } from './release-record';
 import type { VerbResult } from './release-verb';
 import type { SyncPair } from './sync-daemon';
-import { waitCaughtUp } from './sync-launcher';
+import { ensureSyncRunning, waitCaughtUp } from './sync-launcher';
 
 export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
   const edge = await engine.requireEdge();
@@ -28,11 +29,18 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
   if (!app.live) throw userError('ROLLBACK_NOTHING_LIVE', 'no release is live', { fix: 'release and promote one first' });
   const router = routerOf(engine, edge);
   const live = await requireRecord(engine, app.live);
-  if ([...(await trafficShares(router)).keys()].some((id) => id !== live.releaseId)) {
+  let prevId = live.checkpoints.promoted?.previousReleaseId;
+  const shares = [...(await trafficShares(router)).keys()];
+  // A rollback killed after its flip (one route: all traffic to the previous release), before it
+  // moved the live pointer. Running it again finishes it (drain, then move the pointer), not undo it.
+  const rollingBack =
+    live.intent.verb === 'rollback' && !live.checkpoints.rolledBackAt && Boolean(prevId) && app.previous === prevId && shares.length > 0 && shares.every((id) => id === prevId);
+  if (!rollingBack && shares.some((id) => id !== live.releaseId)) {
     // A promote stopped part-way: rolling back is putting all traffic back on the live release.
     return AppLock.with({ ledger: engine.ledger, command: `rollback (abort the promote in progress, ${live.releaseId} stays live)` }, () => abortPromoteLocked(engine, router));
   }
-  const prevId = live.checkpoints.promoted?.previousReleaseId;
+  // The release rolled back from: the live one, or the one a rollback killed after moving the live pointer left.
+  let from = live;
   if (!prevId || app.previous !== prevId) {
     const last = app.previous ? await engine.store.get(app.previous) : undefined;
     if (last?.intent.verb === 'rollback' && last.checkpoints.rolledBackAt) {
@@ -40,22 +48,33 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
       RELEASE_IO.RELEASE_I3110.emit(engine.io, `rollback from ${last.releaseId} already done: ${live.releaseId} is live`, { releaseId: live.releaseId, phase: 'Live' });
       return { releaseId: live.releaseId, phase: 'Live', record: live };
     }
-    throw userError('ROLLBACK_NO_PREVIOUS', `release ${live.releaseId} has no previous release to roll back to`, { fix: 'promote the release you want instead' });
+    if (last?.intent.verb === 'rollback' && last.checkpoints.rollbackFlippedAt && last.checkpoints.promoted?.previousReleaseId === live.releaseId) {
+      // Killed between moving the live pointer and recording it done: its drain finishes it.
+      from = last;
+      prevId = live.releaseId;
+    } else {
+      throw userError('ROLLBACK_NO_PREVIOUS', `release ${live.releaseId} has no previous release to roll back to`, { fix: 'promote the release you want instead' });
+    }
   }
   const previous = await requireRecord(engine, prevId);
   if (previous.checkpoints.tornDown || previous.checkpoints.teardown) {
     throw userError('ROLLBACK_TORN_DOWN', `the previous release ${prevId} was torn down`, { fix: 'promote another release instead' });
   }
   const ttlMs = engine.definition.config.recordTtlSeconds * 1000;
-  const reverse: SyncPair = { direction: 'reverse', sourceReleaseId: live.releaseId, targetReleaseId: previous.releaseId };
-  const forward: SyncPair = { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: live.releaseId };
+  const reverse: SyncPair = { direction: 'reverse', sourceReleaseId: from.releaseId, targetReleaseId: previous.releaseId };
+  const forward: SyncPair = { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: from.releaseId };
 
-  return AppLock.with({ ledger: engine.ledger, command: `rollback ${live.releaseId} → ${prevId}` }, async (lock) => {
-    let r = await requireRecord(engine, live.releaseId);
+  return AppLock.with({ ledger: engine.ledger, command: `rollback ${from.releaseId} → ${prevId}` }, async (lock) => {
+    let r = await requireRecord(engine, from.releaseId);
     if (r.intent.verb !== 'rollback') {
-      r = await engine.store.update(r, (cur) => ({ intent: { verb: 'rollback', by: whoAmI(), at: engine.nowIso() }, checkpoints: { ...cur.checkpoints, rolledBackAt: undefined } }));
+      r = await engine.store.update(r, (cur) => ({
+        intent: { verb: 'rollback', by: whoAmI(), at: engine.nowIso() },
+        checkpoints: { ...cur.checkpoints, rolledBackAt: undefined, rollbackFlippedAt: undefined },
+      }));
     }
-    let flippedAt = 0;
+    // Each step is done once the flip is: after it, a refusal could only strand traffic on the
+    // previous release with the live pointer unmoved; the drain restarts the reverse sync itself.
+    const flipped = (cur: ReleaseRecord) => Boolean(cur.checkpoints.rolledBackAt || cur.checkpoints.rollbackFlippedAt);
     r = await reconcile(
       engine,
       r,
@@ -65,15 +84,17 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
           // Before traffic moves: writes made here can reach the previous release (reverse), and it
           // keeps this one current for clients that stay a TTL longer (forward). Else refused.
           name: 'syncs',
-          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
+          done: flipped,
           run: async () => {
             await assertReleaseHealthy(engine, previous, 'take traffic back');
             await assertSyncsCaughtUp(engine, [reverse, forward]);
           },
         },
         {
+          // Its own checkpoint: a rollback killed after it drains from then on, and routes nothing
+          // again; one killed before it (or during it: routing again is safe) flips.
           name: 'flip',
-          done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
+          done: flipped,
           run: async (cur) => {
             await shiftTraffic({
               router,
@@ -82,20 +103,23 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
               to: { releaseId: previous.releaseId, dnsName: engine.albDnsName(previous) },
             });
             await sleep(ttlMs);
-            flippedAt = engine.clock();
+            return { rollbackFlippedAt: engine.nowIso() };
           },
         },
         {
           // Every write clients made on the rolled-back release reaches the previous one.
           name: 'drain',
           done: (cur) => Boolean(cur.checkpoints.rolledBackAt),
-          run: async () => {
-            await waitCaughtUp(engine, reverse, { sinceMs: flippedAt || engine.clock() });
+          run: async (cur) => {
+            const flippedAt = cur.checkpoints.rollbackFlippedAt ? Date.parse(cur.checkpoints.rollbackFlippedAt) : engine.clock();
+            // Restarted from its checkpoints if it died (a re-run after a kill skips the syncs step).
+            await ensureSyncRunning(engine, reverse);
+            await waitCaughtUp(engine, reverse, { sinceMs: flippedAt });
             // Not rolled back while a write made here is a dead letter: redrive, then run again.
             await assertNoDeadLetters(engine, reverse);
             await assertTakesAllTraffic(router, previous.releaseId);
             const state = await engine.store.appState();
-            if (state.live !== previous.releaseId) await engine.store.putAppState(state, { live: previous.releaseId, previous: live.releaseId });
+            if (state.live !== previous.releaseId) await engine.store.putAppState(state, { live: previous.releaseId, previous: from.releaseId });
             return { rolledBackAt: engine.nowIso() };
           },
         },
@@ -143,7 +167,9 @@ export async function abortPromoteLocked(engine: ReleaseEngine, router: TrafficR
   await assertTakesAllTraffic(router, live.releaseId);
   for (const r of interrupted) {
     const fresh = (await engine.store.get(r.releaseId)) ?? r;
-    await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, promoteAbortedAt: engine.nowIso() } }));
+    const at = engine.nowIso();
+    // Its promote run (killed part-way, so still `running`) ends here: given up.
+    await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, promoteAbortedAt: at }, ...(x.runs ? { runs: closeOpenRuns(x.runs, 'aborted', at) } : {}) }));
   }
   RELEASE_IO.RELEASE_I3117.emit(engine.io, `promote of ${interrupted.map((r) => r.releaseId).join(', ')} aborted: ${live.releaseId} takes all traffic`, {
     releaseId: live.releaseId,

@@ -115,14 +115,19 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
       {
         name: 'backup',
         done: (cur) => Boolean(options.noBackup) || Boolean(cur.checkpoints.teardown?.backups) || Boolean(cur.checkpoints.teardown?.destroyedAt),
+        // Each table's backup is recorded as it ends: a teardown killed part-way backs up only the
+        // tables not backed up yet (a backup taken again is one more to pay for and to clean up).
         run: async (cur) => {
-          const backups: string[] = [];
+          let rec = cur;
           for (const t of engine.tableSpecs()) {
-            const table = engine.tableName(cur.releaseId, t.name);
-            const b = await backupTable(engine, table, `${table}-teardown`);
-            if (b) backups.push(b);
+            if (rec.checkpoints.teardown?.backedUp?.[t.name] !== undefined) continue;
+            const table = engine.tableName(rec.releaseId, t.name);
+            const b = (await backupTable(engine, table, `${table}-teardown`)) ?? null;
+            rec = await engine.store.update(rec, (x) => ({ checkpoints: { ...x.checkpoints, ...mark(x, { backedUp: { ...x.checkpoints.teardown?.backedUp, [t.name]: b } }) } }));
           }
-          return mark(cur, { backups });
+          const backedUp = rec.checkpoints.teardown?.backedUp ?? {};
+          const backups = engine.tableSpecs().flatMap((t) => (backedUp[t.name] ? [backedUp[t.name]!] : []));
+          return mark(rec, { backups });
         },
       },
       {

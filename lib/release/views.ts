@@ -13,7 +13,8 @@ import { copyJobId } from './data-steps';
 import { dataVersionsAt } from './definition';
 import type { ReleaseEngine } from './engine';
 import { phaseOf, type Phase } from './phase';
-import type { GateSnapshot, ReleaseRecord } from './release-record';
+import { AppLock } from './app-lock';
+import type { GateSnapshot, ReleaseRecord, RunEvent, RunOutcome, StepTiming, Verb } from './release-record';
 import { readSyncStatus, syncDeadLetterJobId, type SyncPair } from './sync-daemon';
 import { isSyncAlive } from './sync-launcher';
 import { routerOf, trafficShares } from './flip-guards';
@@ -147,6 +148,27 @@ async function endpointOf(engine: ReleaseEngine, r: ReleaseRecord): Promise<stri
   }
 }
 
+/** One run of a verb on a release, as `history` shows it. */
+export interface HistoryRun {
+  readonly verb: Verb;
+  readonly by: string;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  /**
+   * How it ended. `running` only while the app lock is held: a run left `running` by a process that
+   * died shows as `interrupted`.
+   */
+  readonly outcome: RunOutcome;
+  /** Wall-clock seconds from start to end; absent while running or when the end is unknown. */
+  readonly seconds?: number;
+  /** The step it was in last (where an interrupted one stopped). */
+  readonly step?: string;
+  readonly failedStep?: string;
+  readonly code?: string;
+  /** Rebuilt from step timings: the record was written before runs were recorded (one run per verb at most). */
+  readonly fromStepTimings?: true;
+}
+
 export interface HistoryEntry {
   readonly releaseId: string;
   readonly sha?: string;
@@ -160,12 +182,18 @@ export interface HistoryEntry {
   readonly rolledBackAt?: string;
   readonly tornDownAt?: string;
   readonly failed?: string;
+  /** Every run of a verb on this release, oldest first. */
+  readonly runs: readonly HistoryRun[];
 }
 
 export async function historyView(engine: ReleaseEngine): Promise<HistoryEntry[]> {
   if (!(await engine.edge())) return [];
   const app = await engine.store.appState();
-  return (await engine.store.list()).map((r) => {
+  const records = await engine.store.list();
+  // A run is running only while some command holds the app lock (killed with -9, it lets go within a lease).
+  const holder = records.some((r) => r.runs?.some((x) => x.outcome === 'running')) ? await new AppLock({ ledger: engine.ledger, command: 'history' }).holder() : undefined;
+  const lockHeld = Boolean(holder && holder.expiresAtMs > engine.clock());
+  return records.map((r) => {
     const durations: Record<string, number> = {};
     for (const [key, t] of Object.entries(r.steps)) {
       if (!t.endedAt) continue;
@@ -185,8 +213,62 @@ export async function historyView(engine: ReleaseEngine): Promise<HistoryEntry[]
       ...(c.rolledBackAt ? { rolledBackAt: c.rolledBackAt } : {}),
       ...(c.tornDown ? { tornDownAt: c.tornDown.at } : {}),
       ...(c.failed ? { failed: `${c.failed.step}: ${c.failed.message}` } : {}),
+      runs: r.runs ? r.runs.map((x) => historyRun(x, lockHeld)) : runsFromStepTimings(r),
     };
   });
+}
+
+function historyRun(x: RunEvent, lockHeld: boolean): HistoryRun {
+  const outcome = x.outcome === 'running' && !lockHeld ? 'interrupted' : x.outcome;
+  return {
+    verb: x.verb,
+    by: x.by,
+    startedAt: x.startedAt,
+    ...(x.endedAt ? { endedAt: x.endedAt } : {}),
+    outcome,
+    ...(x.endedAt ? { seconds: secondsBetween(x.startedAt, x.endedAt) } : {}),
+    ...(x.step ? { step: x.step } : {}),
+    ...(x.failedStep ? { failedStep: x.failedStep } : {}),
+    ...(x.code ? { code: x.code } : {}),
+  };
+}
+
+/**
+ * The runs of a record written before runs were recorded, from its step timings (keyed
+ * `verb:step`): one per verb, from its first step's start to its last step's end. Later runs of a
+ * verb overwrote earlier ones' timings, so only the last of each is left.
+ */
+function runsFromStepTimings(r: ReleaseRecord): HistoryRun[] {
+  const byVerb = new Map<string, { step: string; t: StepTiming }[]>();
+  for (const [key, t] of Object.entries(r.steps)) {
+    const colon = key.indexOf(':');
+    const verb = colon < 0 ? 'release' : key.slice(0, colon);
+    byVerb.set(verb, [...(byVerb.get(verb) ?? []), { step: key.slice(colon + 1), t }]);
+  }
+  const c = r.checkpoints;
+  const finished: Record<string, boolean> = { release: Boolean(c.readyAt), promote: Boolean(c.promoted), rollback: Boolean(c.rolledBackAt), teardown: Boolean(c.tornDown) };
+  const runs: HistoryRun[] = [];
+  for (const [verb, steps] of byVerb) {
+    const startedAt = steps.map((s) => s.t.startedAt).sort()[0];
+    const open = steps.filter((s) => !s.t.endedAt);
+    const endedAt = open.length === 0 ? steps.map((s) => s.t.endedAt!).sort().at(-1) : undefined;
+    const failed = c.failed && open.some((s) => s.step === c.failed!.step) ? c.failed : undefined;
+    runs.push({
+      verb: verb as Verb,
+      by: r.intent.verb === verb ? r.intent.by : verb === 'release' ? r.createdBy : 'unknown',
+      startedAt,
+      ...(endedAt ? { endedAt, seconds: secondsBetween(startedAt, endedAt) } : {}),
+      outcome: endedAt && finished[verb] ? 'done' : failed ? 'failed' : 'interrupted',
+      ...(open.length > 0 ? { step: (failed?.step ?? open[0].step) } : {}),
+      ...(failed ? { failedStep: failed.step, code: failed.code } : {}),
+      fromStepTimings: true,
+    });
+  }
+  return runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+function secondsBetween(from: string, to: string): number {
+  return Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
 }
 
 export interface TablePlan {

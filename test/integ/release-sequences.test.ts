@@ -7,7 +7,9 @@
  *   3. a dead sync showed its last lag for ~30 s; a verb run then waited on it ("already running");
  *   4. a teardown killed after its destroy could never finish;
  *   5. a weighted promote killed at 10 % had no way back, and its release could be torn down;
- *   6. `status --json` (options after the verb) was refused; a relaunched sync lost its old log.
+ *   6. `status --json` (options after the verb) was refused; a relaunched sync lost its old log;
+ *   7. a rollback killed after its flip and run again was taken for an interrupted promote: all
+ *      traffic went back to the release rolled back from (issue 15); and `history` lost runs.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -86,7 +88,16 @@ describe('sequences of verbs keep every acknowledged write and leave traffic whe
     expectOk(await cli(['release', '--sha', repo.v2]));
     expectOk(await cli(['promote', '--sha', repo.v2]));
     await putProduct(url(b), 'sq-b', 2);
-    expectOk(await cli(['rollback']));
+    // (the rollback killed right after its flip, and run again: case 7)
+    const flipped = await cli(['rollback'], (m) => m.code === 'STEP_I3101' && m.data?.verb === 'rollback' && m.data?.step === 'flip');
+    expect(flipped.killed).toBe(true);
+    const resumed = await cli(['rollback']);
+    expectOk(resumed);
+    // it drained from its flip, routing nothing again (neither a second flip nor an abort back to B)
+    expect(codes(resumed)).not.toContain('DNS_I7000');
+    expect(codes(resumed)).not.toContain('RELEASE_I3117');
+    expect(resumed.messages.filter((m) => m.code === 'STEP_I3102').map((m) => m.data?.step)).toEqual(['syncs', 'flip']);
+    expect(release(await status(), a)).toMatchObject({ live: true, trafficPercent: 100 });
     expect(await getRev(url(a), 'sq-b')).toBe(2);
     // AND B torn down (a release rolled back from is no rollback target: no window applies)
     expectOk(await cli(['teardown', '--sha', repo.v2, '--no-backup']));
@@ -174,5 +185,24 @@ describe('sequences of verbs keep every acknowledged write and leave traffic whe
     expect(release(await status(), c).phase).toBe('TornDown');
     // AND every acknowledged write is on the live release
     for (const [product, rev] of [['sq-b', 2], ['sq-c', 3], ['sq-c2', 4], ['sq-c3', 5], ['sq-c4', 6]] as const) expect(await getRev(url(a), product)).toBe(rev);
+
+    // AND history has every run of every verb, in order, each with how it ended (case 7)
+    const history = await cli(['history']);
+    expectOk(history);
+    const runsOf = (releaseId: string) =>
+      (history.result as { releaseId: string; runs: { verb: string; outcome: string }[] }[]).find((e) => e.releaseId === releaseId)!.runs.map((r) => `${r.verb} ${r.outcome}`);
+    expect(runsOf(b)).toEqual(['release done', 'promote done', 'rollback interrupted', 'rollback done', 'teardown done']);
+    expect(runsOf(c)).toEqual([
+      'release done',
+      'promote done',
+      'rollback done',
+      'promote done',
+      'rollback failed',
+      'rollback done',
+      'promote aborted',
+      'promote aborted',
+      'teardown interrupted',
+      'teardown done',
+    ]);
   }, 600_000);
 });
