@@ -6,12 +6,13 @@
  *   promote  --sha <sha> [--steps 10,50,100 --interval 60s]   flip the public record to it
  *   rollback                                 flip back to the previous release, losing no write
  *   teardown --sha <sha> | --branch <name>   destroy a release's stack (never the live one)
- *   status [--watch] | plan --sha <sha> | history | gc
+ *   status [--watch] [--report <file>] | plan --sha <sha> | history | gc
  *
  * Targets local AWS unless STACKSHIFT_TARGET=aws: then the SDK's own configuration (profile,
  * region) is used. Locally, the emulators are started if they are not running (idempotent).
  * `--json`: progress as JSON lines on stderr, the result as one JSON object on stdout.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +32,8 @@ import { abortPromoteVerb, rollbackVerb } from '../lib/release/rollback-verb';
 import { releaseVerb } from '../lib/release/release-verb';
 import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
 import { gcVerb, teardownVerb } from '../lib/release/teardown-verb';
-import { assertPlanFits, historyView, planView, statusView } from '../lib/release/views';
+import { renderReleaseReport } from '../lib/release/release-report';
+import { assertPlanFits, historyView, planView, statusView, type StatusView } from '../lib/release/views';
 import { initProject, type InitTable } from '../lib/config/init-project';
 import { findConfigFile, loadConfig } from '../lib/config/load-config';
 import { addDataCommands } from './data-commands';
@@ -220,7 +222,8 @@ program
   .description('every release: phase, live and previous, copy progress, sync lag, dead letters, gates')
   .option('--all', 'include torn-down releases')
   .option('--watch', 'redraw every 2 seconds until interrupted')
-  .action(async (o: { all?: boolean; watch?: boolean }) => {
+  .option('--report <file>', 'also write an HTML report of every release (phase, verdict, syncs, gates, timeline) to this file')
+  .action(async (o: { all?: boolean; watch?: boolean; report?: string }) => {
     const g = program.opts<Global>();
     const engine = await engineFor(g);
     for (;;) {
@@ -229,10 +232,19 @@ program
       // a frame says when it was drawn: two alike frames are not one stuck screen
       const header = o.watch ? `stackshift status: ${view.app} at ${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC (every 2 s; Ctrl-C stops)\n\n` : '';
       output(g, view, () => header + renderStatus(view));
+      if (o.report) await writeStatusReport(engine, view, o.report);
       if (!o.watch) return;
       await sleep(2000);
     }
   });
+
+/** `status --report <file>`: the status with each release's history and step timings, as one HTML page. */
+async function writeStatusReport(engine: ReleaseEngine, status: StatusView, file: string): Promise<void> {
+  const history = await historyView(engine);
+  // no history: no ledger to read steps from either (an app never released)
+  const steps = history.length ? Object.fromEntries((await engine.store.list()).map((r) => [r.releaseId, r.steps])) : {};
+  fs.writeFileSync(file, renderReleaseReport({ status, history, steps }));
+}
 
 program
   .command('plan')

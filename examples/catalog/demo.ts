@@ -25,8 +25,8 @@ import { isSyncAlive } from '../../lib/release/sync-launcher';
 import { teardownVerb } from '../../lib/release/teardown-verb';
 import { generateV1Products, productId } from './data';
 import { createReleaseRepo } from './release-repo';
-import { percentile, startLagProbe, type LagProbeTarget } from './lag-probe';
-import { checkAcknowledgedWrites, startTraffic, type LostWrite, type TrafficReport } from './traffic';
+import { percentile, startLagProbe, type LagProbe, type LagProbeTarget } from './lag-probe';
+import { checkAcknowledgedWrites, startTraffic, type LostWrite, type TrafficHandle, type TrafficReport } from './traffic';
 
 export const DEMO_IO = {
   DEMO_I4000: make<{ phase: string }>('info')('DEMO_I4000', 'a phase of the demo started'),
@@ -52,18 +52,40 @@ export interface CatalogDemoProps {
   readonly conditionalWrites?: boolean;
   /** Promote v2 in these weighted steps. @default [25, 100] */
   readonly promoteSteps?: readonly number[];
-  /** Called with a sample of the run every second (the report's plot). @default - none */
+  /**
+   * Called with a sample of the run every second (the report's plot), from the first phase (t = 0)
+   * to the last. @default - none
+   */
   readonly onSample?: (s: DemoSample) => void;
 }
 
+/**
+ * The run at one second. Counts are cumulative; a figure is null where it has no value at that
+ * time: requests before the traffic starts, lag while no synced pair is probed.
+ */
 export interface DemoSample {
+  /** Whole seconds since the first phase started. */
   readonly t: number;
   readonly phase: string;
-  readonly requests: number;
-  readonly failedRequests: number;
+  /** Requests through the public record so far; null before the traffic starts. */
+  readonly requests: number | null;
+  /** Of those, failed; null before the traffic starts. */
+  readonly failedRequests: number | null;
+  /** The largest client-seen replication lag probed since the previous sample (held a few seconds); null when none is probed. */
   readonly lagMs: number | null;
   /** Items the release copies have read so far (all tables). */
   readonly copiedItems: number;
+}
+
+/** How the demo's traffic was set up (the report's header). */
+export interface DemoTrafficSettings {
+  readonly ratePerSec: number;
+  readonly writeFraction: number;
+  /** Seeded products the traffic reads and updates. */
+  readonly hotProducts: number;
+  /** Whether clients sent If-Match. */
+  readonly conditionalWrites: boolean;
+  readonly promoteSteps: readonly number[];
 }
 
 export interface DemoReport {
@@ -88,6 +110,11 @@ export interface DemoReport {
   readonly failures: TrafficReport['failures'];
   readonly lost: readonly LostWrite[];
   readonly releases: { readonly v1: string; readonly v2: string };
+  /** The commits the two releases were built from. */
+  readonly shas: { readonly v1: string; readonly v2: string };
+  /** When the first phase started (ISO 8601): t = 0 of the samples. */
+  readonly startedAt: string;
+  readonly settings: DemoTrafficSettings;
   /** The scratch repository the releases were built from (what `status --repo` needs). */
   readonly repoDir: string;
 }
@@ -95,6 +122,8 @@ export interface DemoReport {
 /** The demo's phases, in order ("phase n of m"). */
 const PHASES = ['release v1', 'seed', 'promote v1', 'release v2', 'promote v2', 'rollback', 'promote v2 again', 'teardown v1', 'stop traffic', 'check writes'];
 const TRAFFIC_LINE_EVERY_S = 10;
+/** A lag probed this many seconds ago still stands for now; older, the sample has none. */
+const LAG_HOLD_S = 5;
 
 export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoReport> {
   // The copy's progress messages, counted on their way to the caller's host: the plot's copy rate.
@@ -111,13 +140,19 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   const products = props.products ?? 300_000;
   const phases: Record<string, number> = {};
   let phase = 'setup';
+  const sampling = startSampling(io, copied, () => phase, props.onSample);
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     phase = name;
     const t0 = Date.now();
     const n = PHASES.indexOf(name) + 1;
     DEMO_IO.DEMO_I4000.emit(io, `── phase ${n} of ${PHASES.length}: ${name}`, { phase: name });
+    // t = 0 of the plot: the first phase
+    sampling.start();
     try {
       return await fn();
+    } catch (e) {
+      sampling.stop();
+      throw e;
     } finally {
       phases[name] = Math.round((Date.now() - t0) / 100) / 10;
       DEMO_IO.DEMO_I4001.emit(io, `── ${name}: ${phases[name]} s`, { phase: name, seconds: phases[name] });
@@ -145,33 +180,25 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   const clientOf = (id: string) => clients[[...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % clients.length];
   const resolver = clients[0];
   const hot = Math.min(products, props.trafficProducts ?? 5000);
-  const traffic = startTraffic({
-    resolve: (id) => clientOf(id).resolve(),
+  const settings: DemoTrafficSettings = {
     ratePerSec: props.ratePerSec ?? 40,
     writeFraction: props.writeFraction ?? 0.3,
+    hotProducts: hot,
     conditionalWrites: props.conditionalWrites ?? true,
+    promoteSteps: props.promoteSteps ?? [25, 100],
+  };
+  const traffic = startTraffic({
+    resolve: (id) => clientOf(id).resolve(),
+    ratePerSec: settings.ratePerSec,
+    writeFraction: settings.writeFraction,
+    conditionalWrites: settings.conditionalWrites,
     productIds: Array.from({ length: hot }, (_, i) => productId(Math.floor((i * products) / hot))),
     newIdPrefix: 'demo-',
   });
+  sampling.traffic = traffic;
   const v2Id = releaseIdFromSha(repo.v2);
   const probe = startLagProbe({ target: () => probeTarget(engine, fleet, v1.releaseId, v2Id) });
-  const t0 = Date.now();
-  const sampler = setInterval(() => {
-    const r = traffic.report();
-    const lagMs = probe.samples.length ? probe.samples[probe.samples.length - 1] : null;
-    const copiedItems = [...copied.values()].reduce((a, b) => a + b, 0);
-    const t = Math.round((Date.now() - t0) / 1000);
-    props.onSample?.({ t, phase, requests: r.requests, failedRequests: r.failedRequests, lagMs, copiedItems });
-    // what a person watching wants to know while the verbs run: is anything failing?
-    if (t > 0 && t % TRAFFIC_LINE_EVERY_S === 0) {
-      DEMO_IO.DEMO_I4002.emit(io, `   traffic: ${r.requests} requests, ${r.failedRequests} failed, ${r.acknowledgedWrites} writes acknowledged${lagMs !== null ? `; sync lag ${lagMs} ms` : ''}`, {
-        requests: r.requests,
-        failedRequests: r.failedRequests,
-        acknowledgedWrites: r.acknowledgedWrites,
-        lagMs,
-      });
-    }
-  }, 1000);
+  sampling.probe = probe;
 
   let v2Release: VerbResult | undefined;
   let report: TrafficReport;
@@ -182,7 +209,6 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     await timed('promote v2 again', () => promoteVerb(engine, { releaseId: v2Release!.releaseId }));
     await timed('teardown v1', () => teardownVerb(engine, { releaseId: v1.releaseId, force: true }));
   } finally {
-    clearInterval(sampler);
     report = await timed('stop traffic', async () => {
       await probe.stop();
       return traffic.stop();
@@ -192,6 +218,8 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     const live = await resolver.resolve();
     return checkAcknowledgedWrites({ lastAcked: traffic.lastAcked, unacknowledged: traffic.unacknowledged, baseUrl: `http://${live.host}:${live.port}` });
   });
+  // the last sample: the plot's phases reach the end of the run
+  sampling.stop();
   const copy = v2Release!.record.checkpoints.copy;
   return {
     items: products * 3,
@@ -213,8 +241,81 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     failures: report.failures,
     lost: lost.lost.slice(0, 20),
     releases: { v1: v1.releaseId, v2: v2Release!.releaseId },
+    shas: { v1: repo.v1, v2: repo.v2 },
+    startedAt: new Date(sampling.startedAtMs ?? Date.now()).toISOString(),
+    settings,
     repoDir: repo.dir,
   };
+}
+
+interface Sampling {
+  /** Set once the traffic starts: before, samples have no requests. */
+  traffic?: TrafficHandle;
+  /** Set once the lag probe starts: before, samples have no lag. */
+  probe?: LagProbe;
+  readonly startedAtMs: number | undefined;
+  /** Takes the sample at t = 0 and one every second after (idempotent). */
+  start(): void;
+  /** Takes a last sample and stops (idempotent). */
+  stop(): void;
+}
+
+/**
+ * The run, sampled once a second from the first phase to the end: the traffic's counts (null until
+ * it starts), the copies' items read, and the latest client-seen lag (null while nothing is probed).
+ */
+function startSampling(io: IoHost, copied: ReadonlyMap<string, number>, phaseNow: () => string, onSample: ((s: DemoSample) => void) | undefined): Sampling {
+  let t0: number | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let stopped = false;
+  let lastT = -1;
+  let probesSeen = 0;
+  let lag: { ms: number; t: number } | undefined;
+  let lineRequests: number | undefined;
+  const sampling: Sampling = {
+    get startedAtMs() {
+      return t0;
+    },
+    start() {
+      if (t0 !== undefined || stopped) return;
+      t0 = Date.now();
+      sample();
+      timer = setInterval(sample, 1000);
+      // a run that throws must not be kept alive by its sampler
+      timer.unref();
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      if (t0 !== undefined) sample();
+    },
+  };
+  function sample(): void {
+    const t = Math.round((Date.now() - t0!) / 1000);
+    if (t <= lastT) return;
+    lastT = t;
+    const r = sampling.traffic?.report();
+    const probed = sampling.probe?.samples ?? [];
+    if (probed.length > probesSeen) {
+      lag = { ms: Math.max(...probed.slice(probesSeen)), t };
+      probesSeen = probed.length;
+    }
+    const lagMs = lag && t - lag.t <= LAG_HOLD_S ? lag.ms : null;
+    const copiedItems = [...copied.values()].reduce((a, b) => a + b, 0);
+    onSample?.({ t, phase: phaseNow(), requests: r?.requests ?? null, failedRequests: r?.failedRequests ?? null, lagMs, copiedItems });
+    // what a person watching wants to know while the verbs run: is anything failing? (not again once it stopped)
+    if (r && t > 0 && t % TRAFFIC_LINE_EVERY_S === 0 && r.requests !== lineRequests) {
+      lineRequests = r.requests;
+      DEMO_IO.DEMO_I4002.emit(io, `   traffic: ${r.requests} requests, ${r.failedRequests} failed, ${r.acknowledgedWrites} writes acknowledged${lagMs !== null ? `; sync lag ${lagMs} ms` : ''}`, {
+        requests: r.requests,
+        failedRequests: r.failedRequests,
+        acknowledgedWrites: r.acknowledgedWrites,
+        lagMs,
+      });
+    }
+  }
+  return sampling;
 }
 
 const caughtUpOnce = new Set<string>();
