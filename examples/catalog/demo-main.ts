@@ -59,7 +59,7 @@ runMain(io, async () => {
   // Up front: how fast this machine's emulator is, and so how long the run will take here.
   const ceiling = await measureWriteCeiling();
   const estimate = estimateDemoSeconds(opts.items, ceiling);
-  DEMO_IO.DEMO_I4003.emit(io, `this machine: DynamoDB Local writes ${ceiling} items/s (raw BatchWriteItem, its ceiling); ${opts.items} products should take about ${Math.ceil(estimate / 60)} min here`, {
+  DEMO_IO.DEMO_I9103.emit(io, `this machine: DynamoDB Local writes ${ceiling} items/s (raw BatchWriteItem, its ceiling); ${opts.items} products should take about ${Math.ceil(estimate / 60)} min here`, {
     ceilingItemsPerSec: ceiling,
     estimatedSeconds: estimate,
     products: opts.items,

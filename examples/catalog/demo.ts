@@ -29,10 +29,10 @@ import { percentile, startLagProbe, type LagProbe, type LagProbeTarget } from '.
 import { checkAcknowledgedWrites, startTraffic, type LostWrite, type TrafficHandle, type TrafficReport } from './traffic';
 
 export const DEMO_IO = {
-  DEMO_I4000: make<{ phase: string }>('info')('DEMO_I4000', 'a phase of the demo started'),
-  DEMO_I4001: make<{ phase: string; seconds: number }>('info')('DEMO_I4001', 'a phase of the demo ended'),
-  DEMO_I4003: make<{ ceilingItemsPerSec: number; estimatedSeconds: number; products: number }>('info')('DEMO_I4003', "the emulator's ceiling on this machine, and the run's estimate from it"),
-  DEMO_I4002: make<{ requests: number; failedRequests: number; acknowledgedWrites: number; lagMs: number | null }>('info')('DEMO_I4002', 'what the traffic has seen so far'),
+  DEMO_I9100: make<{ phase: string }>('info')('DEMO_I9100', 'a phase of the demo started'),
+  DEMO_I9101: make<{ phase: string; seconds: number }>('info')('DEMO_I9101', 'a phase of the demo ended'),
+  DEMO_I9103: make<{ ceilingItemsPerSec: number; estimatedSeconds: number; products: number }>('info')('DEMO_I9103', "the emulator's ceiling on this machine, and the run's estimate from it"),
+  DEMO_I9102: make<{ requests: number; failedRequests: number; acknowledgedWrites: number; lagMs: number | null }>('info')('DEMO_I9102', 'what the traffic has seen so far'),
 } as const;
 
 export interface CatalogDemoProps {
@@ -145,7 +145,7 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     phase = name;
     const t0 = Date.now();
     const n = PHASES.indexOf(name) + 1;
-    DEMO_IO.DEMO_I4000.emit(io, `── phase ${n} of ${PHASES.length}: ${name}`, { phase: name });
+    DEMO_IO.DEMO_I9100.emit(io, `── phase ${n} of ${PHASES.length}: ${name}`, { phase: name });
     // t = 0 of the plot: the first phase
     sampling.start();
     try {
@@ -155,7 +155,7 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
       throw e;
     } finally {
       phases[name] = Math.round((Date.now() - t0) / 100) / 10;
-      DEMO_IO.DEMO_I4001.emit(io, `── ${name}: ${phases[name]} s`, { phase: name, seconds: phases[name] });
+      DEMO_IO.DEMO_I9101.emit(io, `── ${name}: ${phases[name]} s`, { phase: name, seconds: phases[name] });
     }
   };
 
@@ -307,7 +307,7 @@ function startSampling(io: IoHost, copied: ReadonlyMap<string, number>, phaseNow
     // what a person watching wants to know while the verbs run: is anything failing? (not again once it stopped)
     if (r && t > 0 && t % TRAFFIC_LINE_EVERY_S === 0 && r.requests !== lineRequests) {
       lineRequests = r.requests;
-      DEMO_IO.DEMO_I4002.emit(io, `   traffic: ${r.requests} requests, ${r.failedRequests} failed, ${r.acknowledgedWrites} writes acknowledged${lagMs !== null ? `; sync lag ${lagMs} ms` : ''}`, {
+      DEMO_IO.DEMO_I9102.emit(io, `   traffic: ${r.requests} requests, ${r.failedRequests} failed, ${r.acknowledgedWrites} writes acknowledged${lagMs !== null ? `; sync lag ${lagMs} ms` : ''}`, {
         requests: r.requests,
         failedRequests: r.failedRequests,
         acknowledgedWrites: r.acknowledgedWrites,

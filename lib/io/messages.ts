@@ -2,7 +2,15 @@ import type { IoHost, IoLevel, IoMessage, IoProgress } from './io-host';
 
 /**
  * The message code registry. Codes are `<AREA>_<L><NNNN>` where L is the level letter
- * (I info, W warn, E error, D debug, T trace), as in the CDK toolkit. A code never changes meaning.
+ * (I info, W warn, E error, D debug, T trace), as in the CDK toolkit. A code never changes meaning,
+ * and its number belongs to it alone, across every area: each area defines its codes next to its
+ * code (lib/release/messages.ts, lib/dns/messages.ts, …), and every one is recorded here as it is
+ * made, which refuses a second code of one number (test/io/messages.test.ts loads them all).
+ *
+ * Number ranges: 0xxx local AWS; 1xxx infrastructure (11xx the local fleet, 19xx the CDK toolkit);
+ * 2xxx copy; 3xxx release orchestration (30xx syncs, 31xx steps and release, 32xx verify); 4xxx
+ * redrive; 5xxx streams (51xx stream apply); 6xxx backward compatibility; 7xxx DNS; 8xxx bake and
+ * artifacts; 9xxx the CLI (91xx the demo).
  */
 export interface MessageSpec<T> {
   readonly code: string;
@@ -14,8 +22,22 @@ export interface MessageSpec<T> {
   emit(host: IoHost, message: string, data?: T, progress?: IoProgress): void;
 }
 
+const LEVEL_LETTER: Readonly<Record<IoLevel, string>> = { error: 'E', warn: 'W', info: 'I', debug: 'D', trace: 'T' };
+const CODE = /^[A-Z]+_([EWIDT])(\d{4})$/;
+const byNumber = new Map<string, MessageSpec<unknown>>();
+
+/** Every code made so far, in number order. */
+export function registeredMessages(): readonly MessageSpec<unknown>[] {
+  return [...byNumber.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, spec]) => spec);
+}
+
 export function make<T = undefined>(level: IoLevel) {
   return (code: string, description: string): MessageSpec<T> => {
+    const m = CODE.exec(code);
+    // a programming error, caught by the registry's test before any release runs
+    if (!m || m[1] !== LEVEL_LETTER[level]) throw new Error(`message code ${code} is not <AREA>_${LEVEL_LETTER[level]}<4 digits> for level ${level}`);
+    const taken = byNumber.get(m[2]!);
+    if (taken && taken.code !== code) throw new Error(`message code ${code} reuses number ${m[2]} of ${taken.code}`);
     const spec: MessageSpec<T> = {
       code,
       level,
@@ -23,6 +45,7 @@ export function make<T = undefined>(level: IoLevel) {
       msg: (message, data, progress) => ({ time: new Date(), level, code, message, data, progress }),
       emit: (host, message, data, progress) => host.notify(spec.msg(message, data, progress)),
     };
+    byNumber.set(m[2]!, spec as MessageSpec<unknown>);
     return spec;
   };
 }
@@ -37,11 +60,11 @@ export const IO = {
   LOCAL_I0001: info<{ service: string; endpoint: string; pid: number }>('LOCAL_I0001', 'an emulator was started and answered'),
   LOCAL_I0002: info<{ service: string; endpoint: string; pid: number }>('LOCAL_I0002', 'an emulator already running was reused'),
   LOCAL_I0003: info<{ service: string; pid: number }>('LOCAL_I0003', 'an emulator this tool started was stopped'),
-  LOCAL_W0001: warn<{ service: string; pid: number }>('LOCAL_W0001', 'a recorded emulator was not running any more and was forgotten'),
+  LOCAL_W0007: warn<{ service: string; pid: number }>('LOCAL_W0007', 'a recorded emulator was not running any more and was forgotten'),
   LOCAL_I0004: info<{ stateFile: string }>('LOCAL_I0004', 'nothing to stop: no running local AWS was recorded'),
-  LOCAL_W0002: warn<{ service: string; pid: number }>('LOCAL_W0002', 'an emulator did not stop on SIGTERM within the grace period and was killed'),
-  LOCAL_W0003: warn<{ service: string; pid: number }>('LOCAL_W0003', 'a recorded emulator was running but did not answer, and was stopped'),
-  LOCAL_D0001: debug<{ service: string; pid: number; logFile: string }>('LOCAL_D0001', 'an emulator process was launched and is being waited for'),
+  LOCAL_W0008: warn<{ service: string; pid: number }>('LOCAL_W0008', 'an emulator did not stop on SIGTERM within the grace period and was killed'),
+  LOCAL_W0009: warn<{ service: string; pid: number }>('LOCAL_W0009', 'a recorded emulator was running but did not answer, and was stopped'),
+  LOCAL_D0010: debug<{ service: string; pid: number; logFile: string }>('LOCAL_D0010', 'an emulator process was launched and is being waited for'),
   LOCAL_I0005: info<{ java: string; moto: string; venv: string }>('LOCAL_I0005', 'the tools local AWS needs are in place'),
   LOCAL_I0006: info<{ venv: string; spec: string }>('LOCAL_I0006', 'moto server is being installed into the project venv'),
 
@@ -73,9 +96,9 @@ export const DATA_IO = {
   COPY_W2005: warn<{ sourceKey: string; code: string; error: string }>('COPY_W2005', 'a source item became a dead letter'),
   COPY_I2006: info<CopyResultData>('COPY_I2006', 'the copy finished'),
   COPY_I2007: info<{ segments: number[] }>('COPY_I2007', 'DEAD segments of an earlier run are retried from their last checkpoint'),
-  VERIFY_I3000: info<VerifyResultData>('VERIFY_I3000', 'verify finished'),
-  VERIFY_W3001: warn<{ kind: string; key: string; detail: string }>('VERIFY_W3001', 'a difference between source and target (after a consistent re-check)'),
-  VERIFY_I3002: info<{ phase: 'forward' | 'reverse'; done: number }>('VERIFY_I3002', 'verify progress'),
+  VERIFY_I3200: info<VerifyResultData>('VERIFY_I3200', 'verify finished'),
+  VERIFY_W3201: warn<{ kind: string; key: string; detail: string }>('VERIFY_W3201', 'a difference between source and target (after a consistent re-check)'),
+  VERIFY_I3202: info<{ phase: 'forward' | 'reverse'; done: number }>('VERIFY_I3202', 'verify progress'),
   REDRIVE_I4000: info<{ retried: number; fixed: number; stillFailing: number; sourceGone: number }>('REDRIVE_I4000', 'dead letters were re-driven'),
   STREAM_I5000: info<{ streamArn: string; shards: number; readable: number; finished: number }>('STREAM_I5000', 'a stream reader started'),
   STREAM_I5001: info<StreamProgressData>('STREAM_I5001', 'stream apply progress'),

@@ -111,12 +111,12 @@ export async function startLocalAws(props: StartLocalAwsProps = {}): Promise<Sta
       } else if (running) {
         // Ours (its command line says so) but hung: stop it rather than leave it behind unrecorded.
         await terminate(rec.pid, 2_000);
-        IO.LOCAL_W0003.emit(io, `${spec.name} (pid ${rec.pid}) did not answer ${spec.probeName}: stopped, starting a new one`, {
+        IO.LOCAL_W0009.emit(io, `${spec.name} (pid ${rec.pid}) did not answer ${spec.probeName}: stopped, starting a new one`, {
           service,
           pid: rec.pid,
         });
       } else {
-        IO.LOCAL_W0001.emit(io, `${spec.name} (pid ${rec.pid}) recorded in ${displayPath(stateFilePath(stateDir))} is not running: forgotten`, {
+        IO.LOCAL_W0007.emit(io, `${spec.name} (pid ${rec.pid}) recorded in ${displayPath(stateFilePath(stateDir))} is not running: forgotten`, {
           service,
           pid: rec.pid,
         });
@@ -187,7 +187,7 @@ async function launchAll(
       records[service] = { endpoint: `http://${LOOPBACK}:${port}`, port, pid };
       launched.push(service);
       writeLocalAwsState(stateDir, { ...records, region: LOCAL_REGION });
-      IO.LOCAL_D0001.emit(io, `${specs[service].name} launched (pid ${pid}), waiting for it to answer`, {
+      IO.LOCAL_D0010.emit(io, `${specs[service].name} launched (pid ${pid}), waiting for it to answer`, {
         service,
         pid,
         logFile: logFile(service),
@@ -234,12 +234,12 @@ export async function stopLocalAws(props: StopLocalAwsProps = {}): Promise<StopL
       const spec = specs[service];
       delete records[service];
       if (!isRunning(rec.pid, spec.marker)) {
-        IO.LOCAL_W0001.emit(io, `${spec.name} (pid ${rec.pid}) was not running any more: forgotten`, { service, pid: rec.pid });
+        IO.LOCAL_W0007.emit(io, `${spec.name} (pid ${rec.pid}) was not running any more: forgotten`, { service, pid: rec.pid });
         return;
       }
       const outcome = await terminate(rec.pid, props.graceMs ?? 10_000);
       if (outcome === 'killed') {
-        IO.LOCAL_W0002.emit(io, `${spec.name} (pid ${rec.pid}) ignored SIGTERM and was killed`, { service, pid: rec.pid });
+        IO.LOCAL_W0008.emit(io, `${spec.name} (pid ${rec.pid}) ignored SIGTERM and was killed`, { service, pid: rec.pid });
       }
       stopped.push(service);
       IO.LOCAL_I0003.emit(io, `${spec.name} (pid ${rec.pid}) stopped`, { service, pid: rec.pid });

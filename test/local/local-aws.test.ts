@@ -71,7 +71,7 @@ describe('a local AWS set of its own (temp state dir, real emulators)', () => {
     const result = await startLocalAws({ stateDir, env: { STACKSHIFT_MOTO_PORT: String(port) }, ioHost: io });
 
     // THEN the dead moto is forgotten and a new one started on that port; DynamoDB Local is reused
-    expect(io.withCode('LOCAL_W0001').map((m) => m.data)).toEqual([{ service: 'moto', pid: dead }]);
+    expect(io.withCode('LOCAL_W0007').map((m) => m.data)).toEqual([{ service: 'moto', pid: dead }]);
     expect(io.withCode('LOCAL_I0002').map((m) => (m.data as { service: string }).service)).toEqual(['dynamodb']);
     expect(io.withCode('LOCAL_I0001').map((m) => (m.data as { service: string }).service)).toEqual(['moto']);
     expect(result.state.moto).toMatchObject({ port, endpoint: `http://127.0.0.1:${port}` });
@@ -102,7 +102,7 @@ describe('a local AWS set of its own (temp state dir, real emulators)', () => {
     const result = await startLocalAws({ stateDir, env: NO_PORT_ENV, ioHost: io });
 
     // THEN the frozen one is stopped and replaced; DynamoDB Local is reused
-    expect(io.withCode('LOCAL_W0003').map((m) => m.data)).toEqual([{ service: 'moto', pid: before.moto!.pid }]);
+    expect(io.withCode('LOCAL_W0009').map((m) => m.data)).toEqual([{ service: 'moto', pid: before.moto!.pid }]);
     expect(result.started).toEqual(['moto']);
     expect(result.reused).toEqual(['dynamodb']);
     expect(isRunning(before.moto!.pid)).toBe(false);
@@ -149,7 +149,7 @@ describe('down never signals a recorded pid that is not an emulator', () => {
     const result = await stopLocalAws({ stateDir, ioHost: io });
 
     // THEN the process is left alone and the record dropped
-    expect(io.codes()).toEqual(['LOCAL_W0001']);
+    expect(io.codes()).toEqual(['LOCAL_W0007']);
     expect(result.stopped).toEqual([]);
     expect(isRunning(pid)).toBe(true);
     expect(fs.existsSync(stateFilePath(stateDir))).toBe(false);
@@ -234,7 +234,7 @@ describe('start fails with a tool error and the log tail when an emulator does n
     // THEN a tool error carrying the log tail, both launched processes stopped, nothing recorded
     expect([err.code, err.source]).toEqual(['LOCAL_EMULATOR_TIMEOUT', 'tool']);
     expect(err.message).toMatch(/fake (moto|java) booting/);
-    const launched = io.withCode<{ pid: number }>('LOCAL_D0001').map((m) => m.data!.pid);
+    const launched = io.withCode<{ pid: number }>('LOCAL_D0010').map((m) => m.data!.pid);
     expect(launched).toHaveLength(2);
     for (const pid of launched) expect(isRunning(pid)).toBe(false);
     expect(fs.existsSync(stateFilePath(stateDir))).toBe(false);
@@ -255,7 +255,7 @@ describe('start fails with a tool error and the log tail when an emulator does n
     expect([err.code, err.source]).toEqual(['LOCAL_EMULATOR_EXITED', 'tool']);
     expect(err.message).toContain('fake moto crashed');
     expect(Date.now() - started).toBeLessThan(20_000);
-    const launched = io.withCode<{ pid: number }>('LOCAL_D0001').map((m) => m.data!.pid);
+    const launched = io.withCode<{ pid: number }>('LOCAL_D0010').map((m) => m.data!.pid);
     expect(launched).toHaveLength(2);
     for (const pid of launched) expect(isRunning(pid)).toBe(false);
     expect(fs.existsSync(stateFilePath(stateDir))).toBe(false);

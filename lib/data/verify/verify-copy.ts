@@ -132,7 +132,7 @@ class CopyVerifier {
       differences: c.missing + c.different + c.orphaned + c.unmigratable,
       samples: this.samples,
     };
-    DATA_IO.VERIFY_I3000.emit(
+    DATA_IO.VERIFY_I3200.emit(
       this.props.ioHost,
       `verify: ${result.differences} difference(s) (${c.missing} missing, ${c.different} different, ${c.orphaned} orphaned, ${c.unmigratable} unmigratable), ${c.deadLettered} dead-lettered; ${c.sourceItems} source / ${c.targetItems} target items`,
       result,
@@ -295,7 +295,7 @@ class CopyVerifier {
     }
     this.counts[d.kind]++;
     if (this.samples.length < this.sampleLimit) this.samples.push(d);
-    DATA_IO.VERIFY_W3001.emit(this.props.ioHost, `${d.kind} ${d.key}: ${d.detail}`, d);
+    DATA_IO.VERIFY_W3201.emit(this.props.ioHost, `${d.kind} ${d.key}: ${d.detail}`, d);
   }
 
   private async scanAll(table: string, onPage: (items: Item[]) => Promise<void>): Promise<void> {
