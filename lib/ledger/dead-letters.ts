@@ -6,18 +6,17 @@
  * Dead letters stay out of the `byKind` index on purpose: a burst of thousands would all land on
  * one index partition, and a throttled index throttles the ledger's writes.
  */
-import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, paginateQuery, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../errors';
 import type { Item, Key } from '../item/item';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../item/item-size';
 import type { Ledger } from './ledger';
+import { deadLetterPk, deadLetterSk } from './keys';
 
 export type DeadLetterPhase = 'copy' | 'sync' | 'redrive';
 
 /** DynamoDB's limit for a sort key value, in bytes. */
-export const MAX_SORT_KEY_BYTES = 1024;
 
 /** Room kept free under the item limit for what the size estimate may miss. */
 const ITEM_SIZE_MARGIN = 2048;
@@ -64,18 +63,7 @@ export interface DeadLetter {
   readonly lastSeenAt: string;
 }
 
-export function deadLetterPk(jobId: string): string {
-  return `DL#${jobId}`;
-}
 
-/**
- * The sort key of a dead letter: the key string itself, or `sha256#<hex>` of it when it exceeds
- * 1024 bytes (a key string is JSON and starts with `{`, so the two forms never collide).
- */
-export function deadLetterSk(keyString: string): string {
-  if (Buffer.byteLength(keyString) <= MAX_SORT_KEY_BYTES) return keyString;
-  return `sha256#${createHash('sha256').update(keyString).digest('hex')}`;
-}
 
 /** The dead letters of one copy job. */
 export class DeadLetters {

@@ -1,3 +1,4 @@
+export * from './keys';
 export * from './ledger';
 export * from './segment-tasks';
 export * from './dead-letters';

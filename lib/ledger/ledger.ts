@@ -2,7 +2,7 @@
  * The ledger: one DynamoDB table per app (EdgeStack's `${app}-ledger`) that holds what a crash must
  * not lose — release records, copy jobs and their segment leases, dead letters.
  *
- * Key layout (all strings): `pk` groups the records of one thing (`COPY#<jobId>`, `DL#<jobId>`),
+ * Key layout: every kind of record and its key are in keys.ts. `pk` groups the records of one thing,
  * `sk` names a record inside it. The sparse GSI `byKind` (`kind` + `sortAt`) lists records of one
  * kind across the table, newest last; only records worth listing that way set `kind`.
  * `expiresAt` is the table's TTL attribute (epoch SECONDS): DynamoDB deletes a record some time
@@ -19,6 +19,7 @@ import {
 import { DynamoDBDocumentClient, GetCommand, NumberValue, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../errors';
 import { guardSpecialNames } from '../item/special-names';
+import { PROBE_KEY } from './keys';
 
 /** Attribute and index names of the ledger table, as EdgeStack declares them. */
 export const LEDGER_SCHEMA = {
@@ -100,7 +101,7 @@ export class Ledger {
    */
   public async assertExists(): Promise<void> {
     try {
-      await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: 'PROBE', sk: 'PROBE' } }));
+      await this.client.send(new GetCommand({ TableName: this.tableName, Key: PROBE_KEY }));
     } catch (err) {
       if (err instanceof ResourceNotFoundException) {
         throw userError(LEDGER_MISSING, `ledger table "${this.tableName}" does not exist`, {

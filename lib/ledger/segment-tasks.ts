@@ -33,6 +33,7 @@ import type { Key } from '../item/item';
 import { batchPut } from './batch-put';
 import { leaseLost } from './lease-lost';
 import type { Ledger } from './ledger';
+import { COPY_JOB_SK, copyJobPk, SEGMENT_PREFIX, segmentSk } from './keys';
 
 export type SegmentStatus = 'READY' | 'IN_PROGRESS' | 'COMPLETED' | 'ERROR' | 'DEAD';
 
@@ -154,17 +155,9 @@ export interface SegmentTasksProps {
   readonly random?: () => number;
 }
 
-const JOB_SK = 'JOB';
-const SEG_PREFIX = 'SEG#';
 const NAMES = { '#status': 'status', '#owner': 'owner' } as const;
 
-export function copyJobPk(jobId: string): string {
-  return `COPY#${jobId}`;
-}
 
-export function segmentSk(segment: number): string {
-  return `${SEG_PREFIX}${String(segment).padStart(5, '0')}`;
-}
 
 /** The segments of one copy job: create them once, then claim, checkpoint and finish them. */
 export class SegmentTasks {
@@ -208,7 +201,7 @@ export class SegmentTasks {
       await this.ledger.client.send(
         new PutCommand({
           TableName: this.ledger.tableName,
-          Item: { pk: this.pk, sk: JOB_SK, kind: COPY_JOB_KIND, sortAt: job.createdAt, ...job },
+          Item: { pk: this.pk, sk: COPY_JOB_SK, kind: COPY_JOB_KIND, sortAt: job.createdAt, ...job },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -222,7 +215,7 @@ export class SegmentTasks {
 
   public async getJob(): Promise<CopyJob | undefined> {
     const out = await this.ledger.client.send(
-      new GetCommand({ TableName: this.ledger.tableName, Key: { pk: this.pk, sk: JOB_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.ledger.tableName, Key: { pk: this.pk, sk: COPY_JOB_SK }, ConsistentRead: true }),
     );
     return out.Item ? toJob(out.Item) : undefined;
   }
@@ -235,7 +228,7 @@ export class SegmentTasks {
       {
         TableName: this.ledger.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :seg)',
-        ExpressionAttributeValues: { ':pk': this.pk, ':seg': SEG_PREFIX },
+        ExpressionAttributeValues: { ':pk': this.pk, ':seg': SEGMENT_PREFIX },
         ConsistentRead: true,
       },
     );

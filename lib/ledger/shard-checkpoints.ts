@@ -26,11 +26,11 @@ import { GetCommand, paginateQuery, UpdateCommand, type NativeAttributeValue } f
 import { toolError } from '../errors';
 import { LEASE_LOST } from './lease-lost';
 import type { Ledger } from './ledger';
+import { SHARD_PREFIX, shardSk, syncPk } from './keys';
 
 /** Digits of the zero-padded sequence key: DynamoDB sequence numbers have at most 40. */
 export const SEQUENCE_KEY_DIGITS = 40;
 
-const SHARD_PREFIX = 'SHARD#';
 
 export interface ShardCheckpoint {
   readonly syncId: string;
@@ -103,13 +103,7 @@ export function compareSequenceNumbers(a: string, b: string): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-export function syncPk(syncId: string): string {
-  return `SYNC#${syncId}`;
-}
 
-export function shardSk(shardId: string): string {
-  return `${SHARD_PREFIX}${shardId}`;
-}
 
 /** The per-shard checkpoints of one stream sync. */
 export class ShardCheckpoints {

@@ -25,9 +25,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, paginateQuery, PutCommand, UpdateCommand, type NativeAttributeValue } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../errors';
 import type { Ledger } from './ledger';
-import { shardCheckpointOf, shardSk, syncPk, type ShardCheckpoint } from './shard-checkpoints';
+import { shardSk, syncPk, workerSk, WORKER_PREFIX } from './keys';
+import { shardCheckpointOf, type ShardCheckpoint } from './shard-checkpoints';
 
-const WORKER_PREFIX = 'WORKER#';
 /** How long a worker record outlives its last heartbeat before the table's TTL may delete it. */
 const WORKER_RECORD_TTL_SECONDS = 24 * 3600;
 
@@ -151,7 +151,7 @@ export class ShardLeases {
         TableName: this.ledger.tableName,
         Item: {
           pk: this.pk,
-          sk: `${WORKER_PREFIX}${owner}`,
+          sk: workerSk(owner),
           syncId: this.syncId,
           owner,
           leaseExpiresAt: now + leaseMs,
@@ -164,7 +164,7 @@ export class ShardLeases {
 
   /** Removes a worker's record (it stopped). */
   public async leave(owner: string): Promise<void> {
-    await this.ledger.client.send(new DeleteCommand({ TableName: this.ledger.tableName, Key: { pk: this.pk, sk: `${WORKER_PREFIX}${owner}` } }));
+    await this.ledger.client.send(new DeleteCommand({ TableName: this.ledger.tableName, Key: { pk: this.pk, sk: workerSk(owner) } }));
   }
 
   /** Workers whose record has not expired, by the ledger's clock (consistent read). */

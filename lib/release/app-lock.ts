@@ -10,7 +10,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../errors';
 import { isRunning } from '../local/processes';
-import type { Ledger } from '../ledger';
+import { APP_LOCK_KEY, type Ledger } from '../ledger';
 
 export const LOCK_HELD = 'LOCK_HELD';
 
@@ -34,7 +34,7 @@ export interface AppLockProps {
   readonly heartbeatMs?: number;
 }
 
-const LOCK_KEY = { pk: 'APP', sk: 'LOCK' } as const;
+const LOCK_KEY = APP_LOCK_KEY;
 
 /** The person and machine a command runs as: `user@host`. */
 export function whoAmI(): string {

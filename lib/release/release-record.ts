@@ -4,13 +4,13 @@
  * pure function of it (phase.ts). Every write is conditional on the version read, so two processes
  * can never interleave half-updates of one record.
  *
- * Ledger layout: pk `RELEASE#<releaseId>`, sk `RECORD`, kind `RELEASE`, sortAt createdAt.
+ * Ledger layout: the release record key of lib/ledger/keys.ts, kind `RELEASE`, sortAt createdAt.
  * The app's pointer to its live and previous release: pk `APP`, sk `STATE`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { toolError } from '../errors';
-import { LEDGER_SCHEMA, type Ledger } from '../ledger';
+import { APP_STATE_KEY, LEDGER_SCHEMA, releaseRecordKey, type Ledger } from '../ledger';
 
 export const RELEASE_KIND = 'RELEASE';
 export const RECORD_CONFLICT = 'RECORD_CONFLICT';
@@ -139,19 +139,13 @@ export interface AppState {
   readonly version: number;
 }
 
-const RECORD_SK = 'RECORD';
-
-function releasePk(releaseId: string): string {
-  return `RELEASE#${releaseId}`;
-}
-
 /** Reads and writes release records and the app state, each put conditional on the version read. */
 export class ReleaseStore {
   public constructor(public readonly ledger: Ledger) {}
 
   public async get(releaseId: string): Promise<ReleaseRecord | undefined> {
     const out = await this.ledger.client.send(
-      new GetCommand({ TableName: this.ledger.tableName, Key: { pk: releasePk(releaseId), sk: RECORD_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.ledger.tableName, Key: releaseRecordKey(releaseId), ConsistentRead: true }),
     );
     return out.Item ? (out.Item.record as ReleaseRecord) : undefined;
   }
@@ -163,8 +157,7 @@ export class ReleaseStore {
         new PutCommand({
           TableName: this.ledger.tableName,
           Item: {
-            pk: releasePk(next.releaseId),
-            sk: RECORD_SK,
+            ...releaseRecordKey(next.releaseId),
             [LEDGER_SCHEMA.kindAttribute]: RELEASE_KIND,
             [LEDGER_SCHEMA.sortAtAttribute]: next.createdAt,
             record: next,
@@ -210,7 +203,7 @@ export class ReleaseStore {
 
   public async appState(): Promise<AppState> {
     const out = await this.ledger.client.send(
-      new GetCommand({ TableName: this.ledger.tableName, Key: { pk: 'APP', sk: 'STATE' }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.ledger.tableName, Key: APP_STATE_KEY, ConsistentRead: true }),
     );
     return (out.Item?.state as AppState | undefined) ?? { live: null, previous: null, updatedAt: '', version: 0 };
   }
@@ -221,7 +214,7 @@ export class ReleaseStore {
       await this.ledger.client.send(
         new PutCommand({
           TableName: this.ledger.tableName,
-          Item: { pk: 'APP', sk: 'STATE', state: next, version: next.version },
+          Item: { ...APP_STATE_KEY, state: next, version: next.version },
           ConditionExpression: current.version === 0 ? 'attribute_not_exists(pk)' : 'version = :prev',
           ExpressionAttributeValues: current.version === 0 ? undefined : { ':prev': current.version },
         }),

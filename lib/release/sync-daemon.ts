@@ -14,7 +14,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isStreamOn, latestStreamOf } from '../data/stream/table-stream';
 import { TableSync } from '../data/stream/table-sync';
 import { messageOf, userError } from '../errors';
-import type { Ledger } from '../ledger';
+import { syncStatusKey, type Ledger } from '../ledger';
 import { keyTypesOf } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
@@ -58,7 +58,7 @@ export interface SyncStatus {
 export const SYNC_HEARTBEAT_MS = 1000;
 
 export function syncKey(pair: SyncPair): { pk: string; sk: string } {
-  return { pk: `SYNC#${pair.sourceReleaseId}>${pair.targetReleaseId}`, sk: 'STATUS' };
+  return { ...syncStatusKey(pair.sourceReleaseId, pair.targetReleaseId) };
 }
 
 /**
