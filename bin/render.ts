@@ -1,5 +1,6 @@
 /** Plain-text renderings of the read-only views, for people; `--json` prints the views as they are. */
-import type { HistoryEntry, PlanView, StatusView } from '../lib/release/views';
+import type { PlanView } from '../lib/release/plan-view';
+import type { HistoryEntry, StatusView } from '../lib/release/views';
 
 function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

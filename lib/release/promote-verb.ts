@@ -20,8 +20,8 @@ import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakes
 import { RELEASE_IO } from './messages';
 import { isPromotable, phaseOf } from './phase';
 import { reconcile } from './reconcile';
-import type { GateSnapshot, ReleaseRecord } from './release-record';
-import type { VerbResult } from './release-verb';
+import type { GateSnapshot, ReleaseRecord, VerbResult } from './release-record';
+
 import { abortPromoteLocked } from './rollback-verb';
 import { readSyncStatus, type SyncPair, type SyncStatus } from './sync-daemon';
 import { assertRunning, ensureSyncRunning, syncLogFile, waitCaughtUp } from './sync-launcher';
@@ -43,7 +43,7 @@ export interface PromoteVerbOptions {
 
 export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOptions): Promise<VerbResult> {
   const edge = await engine.requireEdge();
-  const record = await requireRecord(engine, options.releaseId);
+  const record = await engine.store.require(options.releaseId);
   const app = await engine.store.appState();
   const router = routerOf(engine, edge);
   const phase = phaseOf(record, app);
@@ -86,7 +86,7 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
   }
 
   return AppLock.with({ ledger: engine.ledger, command: `promote ${record.releaseId}` }, async (lock) => {
-    let r = await requireRecord(engine, record.releaseId);
+    let r = await engine.store.require(record.releaseId);
     if (r.intent.verb !== 'promote') {
       // A new promote: the previous promote's checkpoint (if rolled back since) no longer applies.
       r = await engine.store.update(r, (cur) => ({
@@ -255,12 +255,6 @@ export function assertLagGate(releaseId: string, pair: SyncPair, snapshot: GateS
       fix: `nothing was routed; let the sync catch up within the gate (lagGateMs ${gateMs} ms: see its lag in \`npm run status\`, its log in ${logFile}) and run the promote again`,
     },
   );
-}
-
-export async function requireRecord(engine: ReleaseEngine, releaseId: string): Promise<ReleaseRecord> {
-  const r = await engine.store.get(releaseId);
-  if (!r) throw userError('RELEASE_UNKNOWN', `release ${releaseId} does not exist`, { fix: 'see `npm run status` for the releases there are' });
-  return r;
 }
 
 type Versioned = Pick<ReleaseRecord, 'releaseId' | 'dataVersions'>;

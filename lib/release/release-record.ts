@@ -9,7 +9,8 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
-import { toolError } from '../errors';
+import { toolError, userError } from '../errors';
+import type { Phase } from './phase';
 import { APP_STATE_KEY, LEDGER_SCHEMA, releaseRecordKey, type Ledger } from '../ledger';
 
 export const RELEASE_KIND = 'RELEASE';
@@ -139,6 +140,13 @@ export interface AppState {
   readonly version: number;
 }
 
+/** What a verb returns: the release it worked on, its phase after, and its record. */
+export interface VerbResult {
+  readonly releaseId: string;
+  readonly phase: Phase;
+  readonly record: ReleaseRecord;
+}
+
 /** Reads and writes release records and the app state, each put conditional on the version read. */
 export class ReleaseStore {
   public constructor(public readonly ledger: Ledger) {}
@@ -148,6 +156,13 @@ export class ReleaseStore {
       new GetCommand({ TableName: this.ledger.tableName, Key: releaseRecordKey(releaseId), ConsistentRead: true }),
     );
     return out.Item ? (out.Item.record as ReleaseRecord) : undefined;
+  }
+
+  /** The record of `releaseId`, or RELEASE_UNKNOWN (a user error: a release id that was never made). */
+  public async require(releaseId: string): Promise<ReleaseRecord> {
+    const r = await this.get(releaseId);
+    if (!r) throw userError('RELEASE_UNKNOWN', `release ${releaseId} does not exist`, { fix: 'see `stackshift status` for the releases there are' });
+    return r;
   }
 
   /** Writes `next` if the stored record is still at `next.version - 1` (absent for version 1). */

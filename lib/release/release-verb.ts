@@ -20,9 +20,9 @@ import { dataVersionsAt } from './definition';
 import { assertGates, copyTables, evaluateGates } from './data-steps';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
-import { phaseOf, type Phase } from './phase';
+import { phaseOf } from './phase';
 import { reconcile, type Step } from './reconcile';
-import type { ReleaseRecord } from './release-record';
+import type { ReleaseRecord, VerbResult } from './release-record';
 import { ensureSyncRunning } from './sync-launcher';
 
 const run = promisify(execFile);
@@ -34,12 +34,6 @@ export interface ReleaseVerbOptions {
   readonly branch?: string;
   /** Release even if the working tree has uncommitted changes. @default false */
   readonly allowDirty?: boolean;
-}
-
-export interface VerbResult {
-  readonly releaseId: string;
-  readonly phase: Phase;
-  readonly record: ReleaseRecord;
 }
 
 export async function releaseVerb(engine: ReleaseEngine, options: ReleaseVerbOptions): Promise<VerbResult> {

@@ -16,10 +16,8 @@ import type { ReleaseEngine } from './engine';
 import { assertNoDeadLetters, assertReleaseHealthy, assertSyncsCaughtUp, assertTakesAllTraffic, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
-import { requireRecord } from './promote-verb';
 import { closeOpenRuns, reconcile } from './reconcile';
-import type { ReleaseRecord } from './release-record';
-import type { VerbResult } from './release-verb';
+import type { ReleaseRecord, VerbResult } from './release-record';
 import type { SyncPair } from './sync-daemon';
 import { ensureSyncRunning, waitCaughtUp } from './sync-launcher';
 
@@ -28,7 +26,7 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
   const app = await engine.store.appState();
   if (!app.live) throw userError('ROLLBACK_NOTHING_LIVE', 'no release is live', { fix: 'release and promote one first' });
   const router = routerOf(engine, edge);
-  const live = await requireRecord(engine, app.live);
+  const live = await engine.store.require(app.live);
   let prevId = live.checkpoints.promoted?.previousReleaseId;
   const shares = [...(await trafficShares(router)).keys()];
   // A rollback killed after its flip (one route: all traffic to the previous release), before it
@@ -56,7 +54,7 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
       throw userError('ROLLBACK_NO_PREVIOUS', `release ${live.releaseId} has no previous release to roll back to`, { fix: 'promote the release you want instead' });
     }
   }
-  const previous = await requireRecord(engine, prevId);
+  const previous = await engine.store.require(prevId);
   if (previous.checkpoints.tornDown || previous.checkpoints.teardown) {
     throw userError('ROLLBACK_TORN_DOWN', `the previous release ${prevId} was torn down`, { fix: 'promote another release instead' });
   }
@@ -65,7 +63,7 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
   const forward: SyncPair = { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: from.releaseId };
 
   return AppLock.with({ ledger: engine.ledger, command: `rollback ${from.releaseId} → ${prevId}` }, async (lock) => {
-    let r = await requireRecord(engine, from.releaseId);
+    let r = await engine.store.require(from.releaseId);
     if (r.intent.verb !== 'rollback') {
       r = await engine.store.update(r, (cur) => ({
         intent: { verb: 'rollback', by: whoAmI(), at: engine.nowIso() },
@@ -143,7 +141,7 @@ export async function abortPromoteVerb(engine: ReleaseEngine): Promise<VerbResul
 /** The abort, for a caller that holds the app lock. Idempotent: a re-run after a kill finishes it. */
 export async function abortPromoteLocked(engine: ReleaseEngine, router: TrafficRouter): Promise<VerbResult> {
   const app = await engine.store.appState();
-  const live = await requireRecord(engine, app.live!);
+  const live = await engine.store.require(app.live!);
   const shares = await trafficShares(router);
   const records = await engine.store.list();
   // Promotes not finished nor given up, and releases DNS still sends a share to.

@@ -8,25 +8,19 @@
  * (after the destroy there is no stream left to drain). `gc` runs this for branch stacks whose
  * branch is gone or TTL passed.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { userError } from '../errors';
 import { AmiBaker } from '../infra/ami-baker';
-import { deleteUnusedArtifacts } from '../infra/artifact-publisher';
 import { AppLock, whoAmI } from './app-lock';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
-import { requireRecord } from './promote-verb';
 import { reconcile } from './reconcile';
-import type { ReleaseRecord } from './release-record';
-import type { VerbResult } from './release-verb';
+import type { ReleaseRecord, VerbResult } from './release-record';
 import { ensureSyncRunning, retireSync, waitCaughtUp } from './sync-launcher';
 import { routerOf, trafficShares } from './flip-guards';
 import type { SyncPair } from './sync-daemon';
 import { backupTable } from './table-backup';
 
-const run = promisify(execFile);
 
 export interface TeardownVerbOptions {
   readonly releaseId: string;
@@ -38,7 +32,7 @@ export interface TeardownVerbOptions {
 
 export async function teardownVerb(engine: ReleaseEngine, options: TeardownVerbOptions): Promise<VerbResult> {
   await engine.requireEdge();
-  const record = await requireRecord(engine, options.releaseId);
+  const record = await engine.store.require(options.releaseId);
   const app = await engine.store.appState();
   if (record.checkpoints.tornDown) {
     return { releaseId: record.releaseId, phase: 'TornDown', record };
@@ -192,52 +186,3 @@ async function syncPairsOf(engine: ReleaseEngine, r: ReleaseRecord): Promise<Syn
   return pairs;
 }
 
-export interface GcResult {
-  readonly collected: readonly { readonly releaseId: string; readonly reason: string }[];
-  /** Keys of published tarballs no release that still exists refers to, deleted. */
-  readonly artifactsDeleted: readonly string[];
-}
-
-/**
- * Tears down branch stacks whose branch no longer exists in the repository or whose TTL passed,
- * then deletes the published tarballs that no release still standing refers to. Under the app
- * lock: no release can be publishing meanwhile.
- */
-export async function gcVerb(engine: ReleaseEngine, options: { readonly noBackup?: boolean } = {}): Promise<GcResult> {
-  const edge = await engine.requireEdge();
-  const ttlMs = engine.definition.config.branchTtlHours * 3_600_000;
-  const candidates: { record: ReleaseRecord; reason: string }[] = [];
-  for (const r of await engine.store.list()) {
-    if (!r.branch || r.checkpoints.tornDown) continue;
-    if (!(await branchExists(engine.repoDir, r.branch))) candidates.push({ record: r, reason: `branch ${r.branch} no longer exists` });
-    else if (engine.clock() - Date.parse(r.createdAt) > ttlMs) candidates.push({ record: r, reason: `older than ${engine.definition.config.branchTtlHours} h` });
-  }
-  return AppLock.with({ ledger: engine.ledger, command: 'gc' }, async (lock) => {
-    const collected: { releaseId: string; reason: string }[] = [];
-    for (const c of candidates) {
-      await teardownLocked(engine, c.record, { noBackup: options.noBackup }, lock);
-      RELEASE_IO.RELEASE_I3114.emit(engine.io, `collected ${c.record.releaseId}: ${c.reason}`, { stack: engine.stackName(c.record.releaseId), releaseId: c.record.releaseId, kind: c.reason });
-      collected.push({ releaseId: c.record.releaseId, reason: c.reason });
-    }
-    const standing = (await engine.store.list()).filter((r) => !r.checkpoints.tornDown);
-    const artifactsDeleted = edge.artifactBucketName
-      ? await deleteUnusedArtifacts({
-          s3: engine.s3,
-          bucket: edge.artifactBucketName,
-          app: engine.app,
-          inUse: new Set(standing.flatMap((r) => (r.checkpoints.published ? [r.checkpoints.published.key] : []))),
-          ioHost: engine.io,
-        })
-      : [];
-    return { collected, artifactsDeleted };
-  });
-}
-
-async function branchExists(repoDir: string, branch: string): Promise<boolean> {
-  try {
-    await run('git', ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoDir });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -8,7 +8,7 @@ import { toolError } from '../../lib/errors';
 import type { TrafficRouter, WeightedTarget } from '../../lib/dns';
 import { RecordingIoHost } from '../../lib/io/recording-host';
 import type { ReleaseEngine } from '../../lib/release/engine';
-import { RECORD_CONFLICT, type AppState, type ReleaseRecord } from '../../lib/release/release-record';
+import { RECORD_CONFLICT, ReleaseStore, type AppState, type ReleaseRecord } from '../../lib/release/release-record';
 
 const copy = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
@@ -23,6 +23,11 @@ export class MemoryStore {
   public async get(releaseId: string): Promise<ReleaseRecord | undefined> {
     const r = this.records.get(releaseId);
     return r ? copy(r) : undefined;
+  }
+
+  /** The real store's refusal of an unknown release, over this store's get. */
+  public require(releaseId: string): Promise<ReleaseRecord> {
+    return ReleaseStore.prototype.require.call(this as unknown as ReleaseStore, releaseId);
   }
 
   public async put(next: ReleaseRecord): Promise<ReleaseRecord> {
