@@ -26,16 +26,12 @@ import { ensureLocalTools } from '../lib/local/local-tools';
 import { parseAppConfig } from '../lib/manifest/app-config';
 import { releaseIdFromBranch, releaseIdFromSha } from '../lib/manifest/table-manifest';
 import type { ReleaseDefinition } from '../lib/release/definition';
-import { ReleaseEngine } from '../lib/release/engine';
-import { promoteVerb } from '../lib/release/promote-verb';
-import { abortPromoteVerb, rollbackVerb } from '../lib/release/rollback-verb';
-import { releaseVerb } from '../lib/release/release-verb';
-import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
-import { gcVerb } from '../lib/release/gc-verb';
-import { teardownVerb } from '../lib/release/teardown-verb';
+import type { ReleaseEngine } from '../lib/release/engine';
+import { assertPlanFits } from '../lib/release/plan-view';
 import { renderReleaseReport } from '../lib/release/release-report';
-import { assertPlanFits, planView } from '../lib/release/plan-view';
-import { historyView, statusView, type StatusView } from '../lib/release/views';
+import { Stackshift } from '../lib/release/stackshift';
+import { runSyncDaemon, type SyncDirection } from '../lib/release/sync-daemon';
+import type { StatusView } from '../lib/release/views';
 import { initProject, type InitTable } from '../lib/config/init-project';
 import { findConfigFile, loadConfig } from '../lib/config/load-config';
 import { addDataCommands } from './data-commands';
@@ -51,9 +47,8 @@ interface Global {
 const json = process.argv.includes('--json');
 const io: IoHost = defaultIoHost({ json });
 
-async function engineFor(g: Global): Promise<ReleaseEngine> {
-  const repoDir = repoDirOf(g);
-  return new ReleaseEngine({ ioHost: io, definition: await definitionFor(g), repoDir });
+async function stackshiftFor(g: Global): Promise<Stackshift> {
+  return new Stackshift({ ioHost: io, definition: await definitionFor(g), repoDir: repoDirOf(g) });
 }
 
 function repoDirOf(g: Global): string {
@@ -165,7 +160,7 @@ program
   .option('--allow-dirty', 'release although the working tree has uncommitted changes')
   .action(async (o: { sha?: string; branch?: string; allowDirty?: boolean }) => {
     const g = program.opts<Global>();
-    const result = await releaseVerb(await engineFor(g), o);
+    const result = await (await stackshiftFor(g)).release(o);
     output(g, { releaseId: result.releaseId, phase: result.phase, checkpoints: result.record.checkpoints }, () => `${result.releaseId}: ${result.phase}`);
   });
 
@@ -181,15 +176,15 @@ program
     const g = program.opts<Global>();
     if (o.abort) {
       if (o.sha !== undefined || o.steps !== undefined) throw userError('OPTION_INVALID', '--abort takes no --sha or --steps', { fix: 'run `promote --abort` alone' });
-      const result = await abortPromoteVerb(await engineFor(g));
+      const result = await (await stackshiftFor(g)).abortPromote();
       output(g, { releaseId: result.releaseId, phase: result.phase }, () => `${result.releaseId}: ${result.phase} (takes all traffic)`);
       return;
     }
     if (o.sha === undefined) throw userError('OPTION_INVALID', 'promote needs --sha <sha> (or --abort)', { fix: 'e.g. npm run promote -- --sha 0123abc' });
     const steps = o.steps ? parseSteps(o.steps) : undefined;
     const intervalMs = parseDuration(o.interval);
-    const engine = await engineFor(g);
-    const result = await promoteVerb(engine, { releaseId: await releaseIdOf(engine, { sha: o.sha }), steps, intervalMs, allowLossyRollback: o.allowLossyRollback });
+    const stackshift = await stackshiftFor(g);
+    const result = await stackshift.promote({ releaseId: await releaseIdOf(stackshift.engine, { sha: o.sha }), steps, intervalMs, allowLossyRollback: o.allowLossyRollback });
     output(g, { releaseId: result.releaseId, phase: result.phase }, () => `${result.releaseId}: ${result.phase}`);
   });
 
@@ -198,7 +193,7 @@ program
   .description('flip back to the previous release and drain the reverse sync: no write is lost')
   .action(async () => {
     const g = program.opts<Global>();
-    const result = await rollbackVerb(await engineFor(g));
+    const result = await (await stackshiftFor(g)).rollback();
     output(g, { live: result.releaseId, rolledBack: result.record.releaseId }, () => `${result.releaseId} is live again (${result.record.releaseId} rolled back)`);
   });
 
@@ -212,10 +207,10 @@ program
   .option('-y, --yes', 'do not ask for confirmation on a terminal')
   .action(async (o: { sha?: string; branch?: string; force?: boolean; backup: boolean; yes?: boolean }) => {
     const g = program.opts<Global>();
-    const engine = await engineFor(g);
-    const releaseId = await releaseIdOf(engine, o);
-    await confirm(o.yes, `Destroy the stack and tables of ${releaseId} (app ${engine.app})${o.backup ? ', after a backup of its tables' : ', WITHOUT a backup'}?`);
-    const result = await teardownVerb(engine, { releaseId, force: o.force, noBackup: !o.backup });
+    const stackshift = await stackshiftFor(g);
+    const releaseId = await releaseIdOf(stackshift.engine, o);
+    await confirm(o.yes, `Destroy the stack and tables of ${releaseId} (app ${stackshift.engine.app})${o.backup ? ', after a backup of its tables' : ', WITHOUT a backup'}?`);
+    const result = await stackshift.teardown({ releaseId, force: o.force, noBackup: !o.backup });
     output(g, { releaseId: result.releaseId, phase: result.phase, backups: result.record.checkpoints.tornDown?.backups ?? [] }, () => `${result.releaseId}: ${result.phase}`);
   });
 
@@ -227,24 +222,24 @@ program
   .option('--report <file>', 'also write an HTML report of every release (phase, verdict, syncs, gates, timeline) to this file')
   .action(async (o: { all?: boolean; watch?: boolean; report?: string }) => {
     const g = program.opts<Global>();
-    const engine = await engineFor(g);
+    const stackshift = await stackshiftFor(g);
     for (;;) {
-      const view = await statusView(engine, o);
+      const view = await stackshift.status(o);
       if (o.watch && !g.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
       // a frame says when it was drawn: two alike frames are not one stuck screen
       const header = o.watch ? `stackshift status: ${view.app} at ${new Date().toISOString().slice(0, 19).replace('T', ' ')} UTC (every 2 s; Ctrl-C stops)\n\n` : '';
       output(g, view, () => header + renderStatus(view));
-      if (o.report) await writeStatusReport(engine, view, o.report);
+      if (o.report) await writeStatusReport(stackshift, view, o.report);
       if (!o.watch) return;
       await sleep(2000);
     }
   });
 
 /** `status --report <file>`: the status with each release's history and step timings, as one HTML page. */
-async function writeStatusReport(engine: ReleaseEngine, status: StatusView, file: string): Promise<void> {
-  const history = await historyView(engine);
+async function writeStatusReport(stackshift: Stackshift, status: StatusView, file: string): Promise<void> {
+  const history = await stackshift.history();
   // no history: no ledger to read steps from either (an app never released)
-  const steps = history.length ? Object.fromEntries((await engine.store.list()).map((r) => [r.releaseId, r.steps])) : {};
+  const steps = history.length ? Object.fromEntries((await stackshift.engine.store.list()).map((r) => [r.releaseId, r.steps])) : {};
   fs.writeFileSync(file, renderReleaseReport({ status, history, steps }));
 }
 
@@ -254,7 +249,7 @@ program
   .option('--sha <sha>', 'commit to plan (default HEAD)', 'HEAD')
   .action(async (o: { sha: string }) => {
     const g = program.opts<Global>();
-    const view = await planView(await engineFor(g), o.sha);
+    const view = await (await stackshiftFor(g)).plan({ sha: o.sha });
     output(g, view, () => renderPlan(view));
     assertPlanFits(view);
   });
@@ -264,7 +259,7 @@ program
   .description('every release with its outcome, who, when and how long each verb took')
   .action(async () => {
     const g = program.opts<Global>();
-    const view = await historyView(await engineFor(g));
+    const view = await (await stackshiftFor(g)).history();
     output(g, view, () => renderHistory(view));
   });
 
@@ -275,9 +270,9 @@ program
   .option('-y, --yes', 'do not ask for confirmation on a terminal')
   .action(async (o: { backup: boolean; yes?: boolean }) => {
     const g = program.opts<Global>();
-    const engine = await engineFor(g);
-    await confirm(o.yes, `Tear down every branch stack of ${engine.app} whose branch is gone or whose TTL passed?`);
-    const result = await gcVerb(engine, { noBackup: !o.backup });
+    const stackshift = await stackshiftFor(g);
+    await confirm(o.yes, `Tear down every branch stack of ${stackshift.engine.app} whose branch is gone or whose TTL passed?`);
+    const result = await stackshift.gc({ noBackup: !o.backup });
     output(g, result, () =>
       [
         ...result.collected.map((c) => `${c.releaseId}: ${c.reason}`),
@@ -354,7 +349,7 @@ program
   .requiredOption('--source <releaseId>')
   .requiredOption('--target <releaseId>')
   .action(async (o: { direction: SyncDirection; source: string; target: string }) => {
-    const engine = await engineFor(program.opts<Global>());
+    const { engine } = await stackshiftFor(program.opts<Global>());
     const stop = new AbortController();
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
     await runSyncDaemon(engine, { direction: o.direction, sourceReleaseId: o.source, targetReleaseId: o.target }, stop.signal);

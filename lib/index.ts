@@ -11,3 +11,11 @@ export type { ReleaseCheck, ReleaseCheckContext } from './release/definition';
 export type { TableSpec, GlobalSecondaryIndexSpec, KeyAttribute, KeyAttributeType } from './manifest/table-manifest';
 export { exactNumber, exactText, NumberValue } from './item/numbers';
 export { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE } from './item/special-names';
+
+// Driving releases from a program instead of the CLI: the verbs as one object, and the config loader.
+export { Stackshift } from './release/stackshift';
+export type { GcOptions, PlanOptions, PromoteOptions, ReleaseOptions, StackshiftProps, StatusOptions, TeardownOptions } from './release/stackshift';
+export type { VerbResult } from './release/release-record';
+export { findConfigFile, loadConfig } from './config/load-config';
+export { defaultIoHost } from './io';
+export type { IoHost, IoMessage } from './io';

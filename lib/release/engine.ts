@@ -30,7 +30,7 @@ export interface ReleaseEngineProps {
   readonly repoDir?: string;
   /** Where stacks run. @default 'local' unless STACKSHIFT_TARGET=aws */
   readonly target?: TargetName;
-  /** Artifacts, fleet records, logs. @default $STACKSHIFT_LOCAL_STATE_DIR or `.local` */
+  /** Artifacts, fleet records, logs. @default $STACKSHIFT_LOCAL_STATE_DIR, else `<repoDir>/.stackshift/local` */
   readonly stateDir?: string;
   /** Now, epoch ms (leases, windows, TTLs). @default Date.now */
   readonly clock?: () => number;
