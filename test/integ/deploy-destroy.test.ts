@@ -112,7 +112,7 @@ describe('deploy and destroy through the CDK toolkit on local AWS', () => {
 
   it('diff of a deployed, unchanged release shows no changes', async () => {
     const [diff] = await deployer.diff([releaseName]);
-    expect(diff).toEqual({ stackName: releaseName, changes: 0 });
+    expect(diff).toEqual({ stackName: releaseName, changes: 0, resources: [] });
   });
 
   it('destroys the release stack and leaves nothing of it', async () => {
