@@ -20,5 +20,5 @@ export const DNS_IO = {
   DNS_I7004: info<{ to: string; from?: string; steps: number[] }>('DNS_I7004', 'a traffic shift started'),
   DNS_I7005: info<{ to: string; from?: string }>('DNS_I7005', 'a traffic shift finished: the new release takes all traffic'),
   DNS_D7006: debug<{ recordName: string; sets: number; ttlSeconds: number }>('DNS_D7006', 'the resolver read the weighted record sets (cached for their TTL)'),
-  DNS_D7007: debug<{ percent: number; waitMs: number }>('DNS_D7007', 'waiting the step interval before the health check'),
+  DNS_I7008: info<{ releaseId: string; percent: number; waitMs: number }>('DNS_I7008', 'a weighted step runs its interval before the health check'),
 } as const;

@@ -242,7 +242,12 @@ export async function shiftTraffic(options: ShiftTrafficOptions): Promise<RouteR
     if (from && percent < 100) targets.push({ ...from, weight: 100 - percent });
     last = await router.route(targets);
     if (options.intervalMs) {
-      DNS_IO.DNS_D7007.emit(ioHost, `letting ${percent}% run for ${options.intervalMs} ms`, { percent, waitMs: options.intervalMs });
+      // a person watching a long step sees what it waits for, and for how long
+      DNS_IO.DNS_I7008.emit(ioHost, `${percent} % of traffic on ${to.releaseId} for ${Math.round(options.intervalMs / 100) / 10} s, then its health check`, {
+        releaseId: to.releaseId,
+        percent,
+        waitMs: options.intervalMs,
+      });
       await sleep(options.intervalMs);
     }
     const health = await checkHealth(options.healthCheck);

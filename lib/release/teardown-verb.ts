@@ -147,7 +147,8 @@ export async function teardownLocked(engine: ReleaseEngine, record: ReleaseRecor
         },
       },
       {
-        name: 'done',
+        // (named for the log line: "teardown <id>: record done in 0 s")
+        name: 'record',
         done: (cur) => Boolean(cur.checkpoints.tornDown),
         run: async (cur) => {
           const state = await engine.store.appState();
