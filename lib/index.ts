@@ -15,7 +15,7 @@ export { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE } from './item/special-names';
 // Driving releases from a program instead of the CLI: the verbs as one object, and the config loader.
 export { Stackshift } from './release/stackshift';
 export type { GcOptions, PlanOptions, PromoteOptions, ReleaseOptions, StackshiftProps, StatusOptions, TeardownOptions } from './release/stackshift';
-export type { VerbResult } from './release/release-record';
+export type { VerbResult } from './release/verb-result';
 export { findConfigFile, loadConfig } from './config/load-config';
 export { defaultIoHost } from './io';
 export type { IoHost, IoMessage } from './io';

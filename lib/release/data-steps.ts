@@ -16,8 +16,8 @@ import { keyTypesOf, type TableSpec } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { ensureStream } from './ensure-streams';
 import { RELEASE_IO } from './messages';
-import type { Checkpoints, GateSnapshot, ReleaseRecord } from './release-record';
-import type { SyncPair, SyncStatus } from './sync-daemon';
+import type { Checkpoints, GateSnapshot, ReleaseRecord } from '../ledger/release-records';
+import type { SyncPair, SyncStatus } from '../ledger/sync-status';
 import { waitCaughtUp } from './sync-launcher';
 
 export const GATES_FAILED = 'GATES_FAILED';

@@ -21,7 +21,7 @@ import { buildApp, type ReleaseSpec } from '../../stacks/app-builder';
 import { EDGE_OUTPUTS, edgeStackName } from '../../stacks/edge-stack';
 import { RELEASE_OUTPUTS, releaseStackName } from '../../stacks/release-stack';
 import type { ReleaseDefinition } from './definition';
-import { ReleaseStore, type ReleaseRecord } from './release-record';
+import { ReleaseStore, type ReleaseRecord } from '../ledger/release-records';
 
 export interface ReleaseEngineProps {
   readonly ioHost: IoHost;

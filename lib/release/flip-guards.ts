@@ -8,9 +8,10 @@
 import { shareOf, TrafficRouter, type WeightedTarget } from '../dns';
 import { userError } from '../errors';
 import type { EdgeInfo, ReleaseEngine } from './engine';
-import type { ReleaseRecord } from './release-record';
+import type { ReleaseRecord } from '../ledger/release-records';
 import { DeadLetters } from '../ledger';
-import { readSyncStatus, syncDeadLetterJobId, type SyncPair } from './sync-daemon';
+import { syncDeadLetterJobId } from './sync-daemon';
+import { readSyncStatus, type SyncPair } from '../ledger/sync-status';
 import { assertRunning, ensureSyncRunning, waitCaughtUp } from './sync-launcher';
 
 export const RELEASE_UNHEALTHY = 'RELEASE_UNHEALTHY';

@@ -5,10 +5,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { deleteUnusedArtifacts } from '../infra/artifact-publisher';
-import { AppLock } from './app-lock';
+import { AppLock } from '../ledger/app-lock';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
-import type { ReleaseRecord } from './release-record';
+import type { ReleaseRecord } from '../ledger/release-records';
 import { teardownLocked } from './teardown-verb';
 
 const run = promisify(execFile);

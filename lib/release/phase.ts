@@ -2,7 +2,7 @@
  * The phase of a release: a pure function of its record and the app state (DESIGN.md, "Release
  * state"). Nothing stores a phase, so nothing can disagree with the checkpoints.
  */
-import type { AppState, ReleaseRecord } from './release-record';
+import type { AppState, ReleaseRecord } from '../ledger/release-records';
 
 export type Phase = 'Created' | 'InProgress' | 'Ready' | 'Promoting' | 'Live' | 'Previous' | 'RolledBack' | 'TearingDown' | 'TornDown' | 'Failed';
 

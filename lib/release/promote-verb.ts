@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROUTE_UNHEALTHY, shiftTraffic } from '../dns';
 import { ReleaseError, userError } from '../errors';
-import { AppLock, whoAmI } from './app-lock';
+import { AppLock, whoAmI } from '../ledger/app-lock';
 import { assertGates, deadLetterCount } from './data-steps';
 import type { ReleaseEngine } from './engine';
 import type { ReleaseDefinition } from './definition';
@@ -20,10 +20,11 @@ import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakes
 import { RELEASE_IO } from './messages';
 import { isPromotable, phaseOf } from './phase';
 import { reconcile } from './reconcile';
-import type { GateSnapshot, ReleaseRecord, VerbResult } from './release-record';
+import type { GateSnapshot, ReleaseRecord } from '../ledger/release-records';
+import type { VerbResult } from './verb-result';
 
 import { abortPromoteLocked } from './rollback-verb';
-import { readSyncStatus, type SyncPair, type SyncStatus } from './sync-daemon';
+import { readSyncStatus, type SyncPair, type SyncStatus } from '../ledger/sync-status';
 import { assertRunning, ensureSyncRunning, syncLogFile, waitCaughtUp } from './sync-launcher';
 
 export const ROLLBACK_LOSSY = 'ROLLBACK_LOSSY';

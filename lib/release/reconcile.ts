@@ -10,10 +10,10 @@
  * run found still `running` when the next one starts was killed: it is closed as `interrupted`.
  */
 import { ReleaseError, messageOf } from '../errors';
-import { whoAmI, type AppLock } from './app-lock';
+import { whoAmI, type AppLock } from '../ledger/app-lock';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
-import type { Checkpoints, ReleaseRecord, RunEvent, RunOutcome, Verb } from './release-record';
+import type { Checkpoints, ReleaseRecord, RunEvent, RunOutcome, Verb } from '../ledger/release-records';
 
 export interface Step {
   readonly name: string;

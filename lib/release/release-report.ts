@@ -7,7 +7,7 @@
  * No script, no external asset; every name from the ledger is escaped. The escaping and number
  * formatting here are also the demo report's (examples/catalog/demo-report.ts).
  */
-import type { StepTiming } from './release-record';
+import type { StepTiming } from '../ledger/release-records';
 import type { ReleaseStatus, StatusView, SyncView } from './views';
 
 /**

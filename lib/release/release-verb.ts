@@ -13,7 +13,7 @@ import { buildArtifact } from '../infra/artifact-builder';
 import { artifactDownloadUrl, publishArtifact } from '../infra/artifact-publisher';
 import { isDirty, resolveSha } from '../infra/git';
 import { releaseIdFromBranch, releaseIdFromSha } from '../manifest/table-manifest';
-import { AppLock, whoAmI } from './app-lock';
+import { AppLock, whoAmI } from '../ledger/app-lock';
 import { DEFAULT_REGION } from '../../stacks/release-stack';
 import { bakeScript } from './bake-script';
 import { dataVersionsAt } from './definition';
@@ -22,7 +22,8 @@ import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
 import { reconcile, type Step } from './reconcile';
-import type { ReleaseRecord, VerbResult } from './release-record';
+import type { ReleaseRecord } from '../ledger/release-records';
+import type { VerbResult } from './verb-result';
 import { ensureSyncRunning } from './sync-launcher';
 
 const run = promisify(execFile);

@@ -11,14 +11,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shiftTraffic, type TrafficRouter } from '../dns';
 import { userError } from '../errors';
-import { AppLock, whoAmI } from './app-lock';
+import { AppLock, whoAmI } from '../ledger/app-lock';
 import type { ReleaseEngine } from './engine';
 import { assertNoDeadLetters, assertReleaseHealthy, assertSyncsCaughtUp, assertTakesAllTraffic, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
 import { closeOpenRuns, reconcile } from './reconcile';
-import type { ReleaseRecord, VerbResult } from './release-record';
-import type { SyncPair } from './sync-daemon';
+import type { ReleaseRecord } from '../ledger/release-records';
+import type { VerbResult } from './verb-result';
+import type { SyncPair } from '../ledger/sync-status';
 import { ensureSyncRunning, waitCaughtUp } from './sync-launcher';
 
 export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {

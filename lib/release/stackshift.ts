@@ -12,7 +12,7 @@ import { ReleaseEngine, type ReleaseEngineProps } from './engine';
 import { gcVerb, type GcResult, type GcVerbOptions } from './gc-verb';
 import { planView, type PlanView } from './plan-view';
 import { promoteVerb, type PromoteVerbOptions } from './promote-verb';
-import type { VerbResult } from './release-record';
+import type { VerbResult } from './verb-result';
 import { releaseVerb, type ReleaseVerbOptions } from './release-verb';
 import { abortPromoteVerb, rollbackVerb } from './rollback-verb';
 import { teardownVerb, type TeardownVerbOptions } from './teardown-verb';

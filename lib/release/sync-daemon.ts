@@ -10,56 +10,14 @@
  * around a flip and after it, so a rollback by DNS loses no write, and origin tokens stop echoes.
  */
 import { hostname } from 'node:os';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isStreamOn, latestStreamOf } from '../data/stream/table-stream';
 import { TableSync } from '../data/stream/table-sync';
 import { messageOf, userError } from '../errors';
-import { syncStatusKey, type Ledger } from '../ledger';
+import { syncKey, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus, type TableSyncStatus } from '../ledger/sync-status';
 import { keyTypesOf } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
-
-export type SyncDirection = 'forward' | 'reverse';
-
-export interface SyncPair {
-  readonly direction: SyncDirection;
-  readonly sourceReleaseId: string;
-  readonly targetReleaseId: string;
-}
-
-export interface TableSyncStatus {
-  readonly lagMs: number;
-  /** Shards not read yet in this run: their lag is unknown, so the sync is not caught up. */
-  readonly pendingShards: number;
-  readonly puts: number;
-  readonly deletes: number;
-  readonly deadLetters: number;
-}
-
-export interface SyncStatus {
-  readonly pair: SyncPair;
-  readonly pid: number;
-  readonly host: string;
-  readonly startedAt: string;
-  readonly heartbeatAtMs: number;
-  /** Largest lag over the tables; 0 when every shard is caught up. */
-  readonly lagMs: number;
-  /** Every table's every shard has been read to its end at least once and has lag 0. */
-  readonly caughtUp: boolean;
-  readonly tables: Readonly<Record<string, TableSyncStatus>>;
-  readonly stopRequested?: boolean;
-  readonly stoppedAt?: string;
-  readonly error?: string;
-  /** Set by teardown: this sync reads or writes a release that is gone, and never runs again. */
-  readonly retiredAt?: string;
-}
-
-/** How often a running daemon writes its status; `stale` is judged against it. */
-export const SYNC_HEARTBEAT_MS = 1000;
-
-export function syncKey(pair: SyncPair): { pk: string; sk: string } {
-  return { ...syncStatusKey(pair.sourceReleaseId, pair.targetReleaseId) };
-}
 
 /**
  * Names one table's sync in the ledger (its shard checkpoints, leases and dead letters). It holds
@@ -83,26 +41,6 @@ export function syncDeadLetterJobId(pair: SyncPair, table: string): string {
 /** The label (creation time) at the end of a stream ARN: `…/stream/2026-12-03T16:26:20.123`. */
 export function streamLabelOf(streamArn: string): string {
   return streamArn.slice(streamArn.lastIndexOf('/') + 1);
-}
-
-export async function readSyncStatus(ledger: Ledger, pair: SyncPair): Promise<SyncStatus | undefined> {
-  const out = await ledger.client.send(new GetCommand({ TableName: ledger.tableName, Key: syncKey(pair), ConsistentRead: true }));
-  return out.Item as SyncStatus | undefined;
-}
-
-/** Asks a running daemon to stop (it exits within a heartbeat). */
-export async function requestSyncStop(ledger: Ledger, pair: SyncPair): Promise<void> {
-  await ledger.client.send(
-    new UpdateCommand({
-      TableName: ledger.tableName,
-      Key: syncKey(pair),
-      UpdateExpression: 'SET stopRequested = :t',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':t': true },
-    }),
-  ).catch((e: unknown) => {
-    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
-  });
 }
 
 /**

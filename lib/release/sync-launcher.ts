@@ -14,7 +14,7 @@ import { cliCommand } from '../local/paths';
 import { isRunning, spawnDetached, tailOf, terminate } from '../local/processes';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
-import { readSyncStatus, requestSyncStop, syncKey, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus } from './sync-daemon';
+import { readSyncStatus, requestSyncStop, syncKey, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus } from '../ledger/sync-status';
 
 /**
  * A status older than this means the daemon is gone. It beats every second, but a ledger write can

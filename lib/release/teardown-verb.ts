@@ -10,15 +10,16 @@
  */
 import { userError } from '../errors';
 import { AmiBaker } from '../infra/ami-baker';
-import { AppLock, whoAmI } from './app-lock';
+import { AppLock, whoAmI } from '../ledger/app-lock';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
 import { reconcile } from './reconcile';
-import type { ReleaseRecord, VerbResult } from './release-record';
+import type { ReleaseRecord } from '../ledger/release-records';
+import type { VerbResult } from './verb-result';
 import { ensureSyncRunning, retireSync, waitCaughtUp } from './sync-launcher';
 import { routerOf, trafficShares } from './flip-guards';
-import type { SyncPair } from './sync-daemon';
+import type { SyncPair } from '../ledger/sync-status';
 import { backupTable } from './table-backup';
 
 

@@ -7,9 +7,10 @@ import { DeadLetters, SegmentTasks } from '../ledger';
 import { copyJobId } from './data-steps';
 import type { ReleaseEngine } from './engine';
 import { phaseOf, type Phase } from './phase';
-import { AppLock } from './app-lock';
-import type { GateSnapshot, ReleaseRecord, RunEvent, RunOutcome, StepTiming, Verb } from './release-record';
-import { readSyncStatus, syncDeadLetterJobId, type SyncPair } from './sync-daemon';
+import { AppLock } from '../ledger/app-lock';
+import type { GateSnapshot, ReleaseRecord, RunEvent, RunOutcome, StepTiming, Verb } from '../ledger/release-records';
+import { syncDeadLetterJobId } from './sync-daemon';
+import { readSyncStatus, type SyncPair } from '../ledger/sync-status';
 import { isSyncAlive } from './sync-launcher';
 import { routerOf, trafficShares } from './flip-guards';
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppLock, LOCK_HELD } from '../../lib/release/app-lock';
+import { AppLock, LOCK_HELD } from '../../lib/ledger/app-lock';
 import { ReleaseError } from '../../lib/errors';
 import { ledgerFixture, ManualClock, type LedgerFixture } from '../ledger/ledger-fixture';
 

@@ -8,7 +8,7 @@ import { toolError } from '../../lib/errors';
 import type { TrafficRouter, WeightedTarget } from '../../lib/dns';
 import { RecordingIoHost } from '../../lib/io/recording-host';
 import type { ReleaseEngine } from '../../lib/release/engine';
-import { RECORD_CONFLICT, ReleaseStore, type AppState, type ReleaseRecord } from '../../lib/release/release-record';
+import { RECORD_CONFLICT, ReleaseStore, type AppState, type ReleaseRecord } from '../../lib/ledger/release-records';
 
 const copy = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 

@@ -4,7 +4,8 @@ import { ReleaseError } from '../../lib/errors';
 import { DeadLetters } from '../../lib/ledger';
 import type { ReleaseEngine } from '../../lib/release/engine';
 import { assertNoDeadLetters } from '../../lib/release/flip-guards';
-import { syncDeadLetterJobId, type SyncPair } from '../../lib/release/sync-daemon';
+import { syncDeadLetterJobId } from '../../lib/release/sync-daemon';
+import { type SyncPair } from '../../lib/ledger/sync-status';
 import { ledgerFixture, type LedgerFixture } from '../ledger/ledger-fixture';
 
 let fixture: LedgerFixture;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { renderHistory } from '../../bin/render';
 import { userError } from '../../lib/errors';
 import { reconcile, type Step } from '../../lib/release/reconcile';
-import type { ReleaseRecord, Verb } from '../../lib/release/release-record';
+import type { ReleaseRecord, Verb } from '../../lib/ledger/release-records';
 import { historyView } from '../../lib/release/views';
 import { fakeEngine, never, readyRecord, settle, type FakeEngine } from './fake-engine';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPromotable, phaseOf } from '../../lib/release/phase';
-import type { Checkpoints, ReleaseRecord } from '../../lib/release/release-record';
+import type { Checkpoints, ReleaseRecord } from '../../lib/ledger/release-records';
 
 function record(checkpoints: Checkpoints, verb: ReleaseRecord['intent']['verb'] = 'release', steps: Record<string, { startedAt: string }> = { 'release:tag': { startedAt: 't' } }): ReleaseRecord {
   return {

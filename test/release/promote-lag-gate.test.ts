@@ -6,8 +6,8 @@
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { exitCodeFor, ReleaseError } from '../../lib/errors';
-import type { ReleaseRecord } from '../../lib/release/release-record';
-import type { SyncPair, SyncStatus } from '../../lib/release/sync-daemon';
+import type { ReleaseRecord } from '../../lib/ledger/release-records';
+import type { SyncPair, SyncStatus } from '../../lib/ledger/sync-status';
 import { FakeDns, fakeEngine, readyRecord, type FakeEngine } from './fake-engine';
 
 const fakes = vi.hoisted(() => {
@@ -31,8 +31,8 @@ const fakes = vi.hoisted(() => {
   return state;
 });
 
-vi.mock('../../lib/release/app-lock', async (original) => ({
-  ...(await original<typeof import('../../lib/release/app-lock')>()),
+vi.mock('../../lib/ledger/app-lock', async (original) => ({
+  ...(await original<typeof import('../../lib/ledger/app-lock')>()),
   AppLock: { with: (_props: unknown, fn: (lock: unknown) => Promise<unknown>) => fn({ check: () => undefined }) },
 }));
 vi.mock('../../lib/release/sync-launcher', async (original) => ({
@@ -41,8 +41,8 @@ vi.mock('../../lib/release/sync-launcher', async (original) => ({
   waitCaughtUp: fakes.waitCaughtUp,
   assertRunning: (_e: unknown, _p: unknown, s: SyncStatus) => s,
 }));
-vi.mock('../../lib/release/sync-daemon', async (original) => ({
-  ...(await original<typeof import('../../lib/release/sync-daemon')>()),
+vi.mock('../../lib/ledger/sync-status', async (original) => ({
+  ...(await original<typeof import('../../lib/ledger/sync-status')>()),
   readSyncStatus: async (_l: unknown, pair: SyncPair) => fakes.syncStatus(pair.direction === 'forward' ? fakes.lagMs : 0),
 }));
 vi.mock('../../lib/release/flip-guards', async (original) => ({

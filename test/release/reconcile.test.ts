@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { userError } from '../../lib/errors';
 import { reconcile, type Step } from '../../lib/release/reconcile';
-import type { ReleaseRecord } from '../../lib/release/release-record';
+import type { ReleaseRecord } from '../../lib/ledger/release-records';
 import { fakeEngine, never, readyRecord, settle, type FakeEngine } from './fake-engine';
 
 async function seeded(engine: FakeEngine, record: ReleaseRecord): Promise<ReleaseRecord> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatNumber, formatSeconds, formatTime, releaseVerdict, renderReleaseReport, type ReportHistoryEntry, type ReportRun } from '../../lib/release/release-report';
-import type { StepTiming } from '../../lib/release/release-record';
+import type { StepTiming } from '../../lib/ledger/release-records';
 import type { HistoryEntry, ReleaseStatus, StatusView } from '../../lib/release/views';
 
 const base = { dataVersions: { products: 2 }, copy: {}, syncs: [], deadLetters: 0, endpoint: null, trafficPercent: 0, live: false, previous: false } as const;

@@ -5,7 +5,7 @@
  * a re-run flips. Traffic, syncs and the lock are faked; the verb and reconcile are real.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ReleaseRecord } from '../../lib/release/release-record';
+import type { ReleaseRecord } from '../../lib/ledger/release-records';
 import { FakeDns, fakeEngine, never, readyRecord, settle, type FakeEngine } from './fake-engine';
 
 const fakes = vi.hoisted(() => ({
@@ -15,8 +15,8 @@ const fakes = vi.hoisted(() => ({
   assertSyncsCaughtUp: vi.fn(),
 }));
 
-vi.mock('../../lib/release/app-lock', async (original) => ({
-  ...(await original<typeof import('../../lib/release/app-lock')>()),
+vi.mock('../../lib/ledger/app-lock', async (original) => ({
+  ...(await original<typeof import('../../lib/ledger/app-lock')>()),
   AppLock: { with: (_props: unknown, fn: (lock: unknown) => Promise<unknown>) => fn({ check: () => undefined }) },
 }));
 vi.mock('../../lib/release/flip-guards', async (original) => ({

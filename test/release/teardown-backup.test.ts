@@ -5,7 +5,7 @@
  * reconcile are real.
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AppLock } from '../../lib/release/app-lock';
+import type { AppLock } from '../../lib/ledger/app-lock';
 import { fakeEngine, never, readyRecord, settle, type FakeEngine } from './fake-engine';
 
 const fakes = vi.hoisted(() => ({ backupTable: vi.fn(), stopRelease: vi.fn() }));

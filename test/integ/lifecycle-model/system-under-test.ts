@@ -16,7 +16,7 @@ import { LocalFleet } from '../../../lib/infra/local-fleet';
 import { createLedgerClient, Ledger } from '../../../lib/ledger';
 import { terminate } from '../../../lib/local/processes';
 import { releaseIdFromBranch } from '../../../lib/manifest/table-manifest';
-import { ReleaseStore, type AppState } from '../../../lib/release/release-record';
+import { ReleaseStore, type AppState } from '../../../lib/ledger/release-records';
 import { EDGE_OUTPUTS, edgeStackName } from '../../../stacks/edge-stack';
 import { runCliProcess, type CliOutcome, type KillPoint } from './cli-process';
 import { BRANCHES, COMMITS, isBranch, type CommitName, type ReleaseName } from './model';

@@ -10,8 +10,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { toolError, userError } from '../errors';
-import type { Phase } from './phase';
-import { APP_STATE_KEY, LEDGER_SCHEMA, releaseRecordKey, type Ledger } from '../ledger';
+import { APP_STATE_KEY, releaseRecordKey } from './keys';
+import { LEDGER_SCHEMA, type Ledger } from './ledger';
 
 export const RELEASE_KIND = 'RELEASE';
 export const RECORD_CONFLICT = 'RECORD_CONFLICT';
@@ -138,13 +138,6 @@ export interface AppState {
   readonly previous: string | null;
   readonly updatedAt: string;
   readonly version: number;
-}
-
-/** What a verb returns: the release it worked on, its phase after, and its record. */
-export interface VerbResult {
-  readonly releaseId: string;
-  readonly phase: Phase;
-  readonly record: ReleaseRecord;
 }
 
 /** Reads and writes release records and the app state, each put conditional on the version read. */

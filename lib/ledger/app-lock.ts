@@ -10,7 +10,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { userError } from '../errors';
 import { isRunning } from '../local/processes';
-import { APP_LOCK_KEY, type Ledger } from '../ledger';
+import { APP_LOCK_KEY } from './keys';
+import type { Ledger } from './ledger';
 
 export const LOCK_HELD = 'LOCK_HELD';
 

@@ -1,0 +1,71 @@
+/**
+ * The sync status record: one per sync daemon (a pair of releases and a direction), written by the
+ * daemon every second (lag per table, caught up, a heartbeat), read by every verb that must know
+ * whether the syncs run, and the channel through which a daemon is asked to stop.
+ */
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { syncStatusKey } from './keys';
+import type { Ledger } from './ledger';
+
+export type SyncDirection = 'forward' | 'reverse';
+
+export interface SyncPair {
+  readonly direction: SyncDirection;
+  readonly sourceReleaseId: string;
+  readonly targetReleaseId: string;
+}
+
+export interface TableSyncStatus {
+  readonly lagMs: number;
+  /** Shards not read yet in this run: their lag is unknown, so the sync is not caught up. */
+  readonly pendingShards: number;
+  readonly puts: number;
+  readonly deletes: number;
+  readonly deadLetters: number;
+}
+
+export interface SyncStatus {
+  readonly pair: SyncPair;
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+  readonly heartbeatAtMs: number;
+  /** Largest lag over the tables; 0 when every shard is caught up. */
+  readonly lagMs: number;
+  /** Every table's every shard has been read to its end at least once and has lag 0. */
+  readonly caughtUp: boolean;
+  readonly tables: Readonly<Record<string, TableSyncStatus>>;
+  readonly stopRequested?: boolean;
+  readonly stoppedAt?: string;
+  readonly error?: string;
+  /** Set by teardown: this sync reads or writes a release that is gone, and never runs again. */
+  readonly retiredAt?: string;
+}
+
+/** How often a running daemon writes its status; `stale` is judged against it. */
+export const SYNC_HEARTBEAT_MS = 1000;
+
+export function syncKey(pair: SyncPair): { pk: string; sk: string } {
+  return { ...syncStatusKey(pair.sourceReleaseId, pair.targetReleaseId) };
+}
+
+export async function readSyncStatus(ledger: Ledger, pair: SyncPair): Promise<SyncStatus | undefined> {
+  const out = await ledger.client.send(new GetCommand({ TableName: ledger.tableName, Key: syncKey(pair), ConsistentRead: true }));
+  return out.Item as SyncStatus | undefined;
+}
+
+/** Asks a running daemon to stop (it exits within a heartbeat). */
+export async function requestSyncStop(ledger: Ledger, pair: SyncPair): Promise<void> {
+  await ledger.client.send(
+    new UpdateCommand({
+      TableName: ledger.tableName,
+      Key: syncKey(pair),
+      UpdateExpression: 'SET stopRequested = :t',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':t': true },
+    }),
+  ).catch((e: unknown) => {
+    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+  });
+}
+
