@@ -1,5 +1,5 @@
 /**
- * The app configuration a user writes in `release/app.ts`: the app name (prefix of every stack and
+ * The app configuration a user writes in the `app` field of `stackshift.config.ts`: the app name (prefix of every stack and
  * table), the public DNS zone and record the flip moves, and the release fleet's defaults.
  * Validated here; a bad value is one user error line with code `CONFIG_INVALID`.
  */
@@ -62,7 +62,7 @@ export type AppConfig = Readonly<z.output<typeof appConfigSchema>>;
 export function parseAppConfig(input: unknown): AppConfig {
   const result = appConfigSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
-    throw zodUserError(CONFIG_INVALID, 'app config', result.error, 'fix the app config in release/app.ts');
+    throw zodUserError(CONFIG_INVALID, 'app config', result.error, 'fix the app field of stackshift.config.ts');
   }
   return result.data;
 }

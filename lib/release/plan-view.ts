@@ -99,7 +99,7 @@ export async function planView(engine: ReleaseEngine, ref: string): Promise<Plan
 export function assertPlanFits(plan: PlanView): void {
   if (plan.fitsRetention) return;
   throw userError(PLAN_EXCEEDS_RETENTION, `the copy of ${plan.tables.reduce((n, t) => n + t.sourceItems, 0)} items would take ~${plan.estimatedCopySeconds} s, more than half the stream retention (${plan.streamRetentionSeconds} s)`, {
-    fix: 'run more copy workers (npm run worker) and raise copyItemsPerSecond in release/app.ts to what they reach',
+    fix: 'run more copy workers (stackshift worker) and raise app.copyItemsPerSecond in stackshift.config.ts to what they reach',
   });
 }
 
