@@ -102,7 +102,7 @@ export function compareNumbers(a: number | bigint | NumberValue, b: number | big
     const dy = y.digits.padEnd(width, '0');
     m = dx < dy ? -1 : dx > dy ? 1 : 0;
   }
-  return x.sign * m;
+  return m === 0 ? 0 : x.sign * m; // never -0: callers compare with Object.is and sort keys by it
 }
 
 function parts(canonical: string): { sign: number; digits: string; lead: number } {
