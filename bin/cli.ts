@@ -21,6 +21,8 @@ import { parseDuration, parseSteps } from '../lib/dns';
 import { userError } from '../lib/errors';
 import { defaultIoHost, type IoHost } from '../lib/io';
 import { resolveSha } from '../lib/infra/git';
+import { FLEET_IO } from '../lib/infra/local-fleet';
+import { runLocalLoadBalancer } from '../lib/infra/local-load-balancer';
 import { localAwsEnv, runningLocalAws, shellExports, startLocalAws, stopLocalAws } from '../lib/local';
 import { ensureLocalTools } from '../lib/local/local-tools';
 import { parseAppConfig } from '../lib/manifest/app-config';
@@ -354,6 +356,21 @@ program
     const stop = new AbortController();
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
     await runSyncDaemon(engine, { direction: o.direction, sourceReleaseId: o.source, targetReleaseId: o.target }, stop.signal);
+  });
+
+// The local stand-in for a release's load balancer (lib/infra/local-fleet.ts starts it).
+program
+  .command('_local-lb', { hidden: true })
+  .requiredOption('--dns-name <name>')
+  .requiredOption('--app-port <port>', 'where the app listens', (v) => Number(v))
+  .requiredOption('--port <port>', 'where to listen', (v) => Number(v))
+  .action(async (o: { dnsName: string; appPort: number; port: number }) => {
+    const stop = new AbortController();
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
+    await runLocalLoadBalancer(
+      { dnsName: o.dnsName, appPort: o.appPort, port: o.port, onPollError: (e) => FLEET_IO.FLEET_W1109.emit(io, `the rules of ${o.dnsName} are unreadable, the last ones stay in force: ${e.message}`, { dnsName: o.dnsName, error: e.message }) },
+      stop.signal,
+    );
   });
 
 runMain(io, async () => {

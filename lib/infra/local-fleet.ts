@@ -1,8 +1,10 @@
 /**
  * The local stand-in for a release stack's fleet: on AWS, the Auto Scaling group launches instances
  * from the release's AMI behind its load balancer; locally, one process of the app per release,
- * on a loopback port, found through the load balancer's DNS name. This is the only place where the
- * local target runs the app (DESIGN.md: the local difference lives in one adapter).
+ * on a loopback port, behind a second process that stands in for its load balancer
+ * (local-load-balancer.ts: it applies the listener's rules as ELBv2 describes them). Clients find
+ * the load balancer's port through its DNS name. This is the only place where the local target
+ * runs the app (DESIGN.md: the local difference lives in one adapter).
  *
  * Each running release is recorded in `<stateDir>/fleet/<releaseId>.json`, written as soon as the
  * process is spawned, so that a re-run after the orchestrator was killed finds and reuses it
@@ -13,10 +15,10 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ReleaseError, toolError, userError } from '../errors';
+import { messageOf, ReleaseError, toolError, userError } from '../errors';
 import { silentIoHost, type IoHost } from '../io';
 import { make } from '../io/messages';
-import { displayPath, nodeArgsFor } from '../local/paths';
+import { cliCommand, displayPath, nodeArgsFor } from '../local/paths';
 import { freePorts, LOOPBACK } from '../local/ports';
 import { readJsonFile } from '../local/json-file';
 import { isRunning, spawnDetached, tailOf, terminate, type TerminateOutcome } from '../local/processes';
@@ -38,6 +40,8 @@ export const FLEET_IO = {
   FLEET_W1105: warn<MemberData & { error: string }>('FLEET_W1105', 'a recorded app was running but not healthy; it was stopped and is started again'),
   FLEET_W1106: warn<MemberData>('FLEET_W1106', 'an app did not stop on SIGTERM within the grace period and was killed'),
   FLEET_D1107: debug<MemberData & { logFile: string }>('FLEET_D1107', "a release's app was launched and is being waited for"),
+  FLEET_W1109: warn<{ dnsName: string; error: string }>('FLEET_W1109', "a local load balancer could not read its listener's rules; the last ones it read stay in force"),
+  FLEET_I1108: info<MemberData & { lbPort: number; lbPid: number }>('FLEET_I1108', "a release's local load balancer was started in front of its app"),
 } as const;
 
 export interface LocalFleetProps {
@@ -73,6 +77,10 @@ export interface FleetRecord extends Endpoint {
   readonly logFile: string;
   /** ISO time the process was launched. */
   readonly startedAt: string;
+  /** Where the release's local load balancer listens (clients use this port). @default - none yet (the app was just launched) */
+  readonly lbPort?: number;
+  /** The local load balancer's process. @default - none yet */
+  readonly lbPid?: number;
 }
 
 export interface RunningRelease extends Endpoint {
@@ -100,6 +108,8 @@ const RECORD = z.object({
   appEntry: z.string().min(1),
   logFile: z.string().min(1),
   startedAt: z.string().min(1),
+  lbPort: z.number().int().min(1).max(65535).optional(),
+  lbPid: z.number().int().positive().optional(),
 });
 
 /** Release ids name files: keep them to characters that are safe in a file name. */
@@ -111,6 +121,8 @@ const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
 const HEALTH_PROBE_TIMEOUT_MS = 2_000;
 const LAUNCH_ATTEMPTS = 3;
 const HEALTH_POLL_MS = 100;
+/** In the command line of every local load balancer process: tells it from a recycled pid. */
+const LB_VERB = '_local-lb';
 
 export class LocalFleet {
   private readonly ioHost: IoHost;
@@ -164,6 +176,8 @@ export class LocalFleet {
     }
     const running = isRunning(record.pid, record.appEntry);
     const outcome: TerminateOutcome = running ? await terminate(record.pid, this.graceMs) : 'not-running';
+    // Its load balancer last: requests in flight through it reach the draining app.
+    if (record.lbPid && isRunning(record.lbPid, LB_VERB)) await terminate(record.lbPid, this.graceMs);
     if (outcome === 'killed') FLEET_IO.FLEET_W1106.emit(this.ioHost, `the app of release ${releaseId} (pid ${record.pid}) ignored SIGTERM for ${this.graceMs} ms and was killed`, memberData(record));
     this.remove(releaseId);
     FLEET_IO.FLEET_I1102.emit(this.ioHost, `stopped the app of release ${releaseId} (pid ${record.pid}, ${outcome})`, { ...memberData(record), outcome });
@@ -177,12 +191,12 @@ export class LocalFleet {
   public async endpointOf(albDnsName: string): Promise<Endpoint> {
     const wanted = normalizeDnsName(albDnsName);
     const record = this.records().find((r) => normalizeDnsName(r.albDnsName) === wanted);
-    if (!record) {
+    if (!record?.lbPort) {
       throw userError('FLEET_NO_ENDPOINT', `no local app serves load balancer ${albDnsName} (none is recorded in ${displayPath(this.fleetDir)})`, {
         fix: 'deploy or re-run the release whose stack has this load balancer, then try again',
       });
     }
-    return { host: record.host, port: record.port };
+    return { host: record.host, port: record.lbPort };
   }
 
   /** Every recorded app, by release id, with whether it still runs. */
@@ -194,7 +208,7 @@ export class LocalFleet {
   private async reuse(record: FleetRecord, options: StartReleaseAppOptions): Promise<RunningRelease | undefined> {
     if (!isRunning(record.pid, record.appEntry)) {
       FLEET_IO.FLEET_W1104.emit(this.ioHost, `the recorded app of release ${record.releaseId} (pid ${record.pid}) is not running any more`, memberData(record));
-      this.remove(record.releaseId);
+      await this.forget(record);
       return undefined;
     }
     if (record.appEntry !== options.appEntry || normalizeDnsName(record.albDnsName) !== normalizeDnsName(options.albDnsName)) {
@@ -214,11 +228,12 @@ export class LocalFleet {
         error: (err as Error).message,
       });
       await terminate(record.pid, this.graceMs);
-      this.remove(record.releaseId);
+      await this.forget(record);
       return undefined;
     }
+    const withLb = await this.ensureLoadBalancer(record);
     FLEET_IO.FLEET_I1101.emit(this.ioHost, `reused the running app of release ${record.releaseId} on ${record.host}:${record.port} (pid ${record.pid})`, memberData(record));
-    return { host: record.host, port: record.port, pid: record.pid, started: false };
+    return { host: record.host, port: withLb.lbPort, pid: record.pid, started: false };
   }
 
   private async launch(options: StartReleaseAppOptions): Promise<RunningRelease> {
@@ -253,19 +268,66 @@ export class LocalFleet {
       this.remove(record.releaseId);
       throw err;
     }
+    const withLb = await this.ensureLoadBalancer(record);
     FLEET_IO.FLEET_I1100.emit(this.ioHost, `the app of release ${record.releaseId} answers on ${LOOPBACK}:${port} (pid ${pid})`, memberData(record));
-    return { host: LOOPBACK, port, pid, started: true };
+    return { host: LOOPBACK, port: withLb.lbPort, pid, started: true };
+  }
+
+  /**
+   * Starts the release's load balancer in front of its healthy app unless the recorded one runs,
+   * and waits until `GET /health` answers through it. It reads the listener's rules before it listens.
+   */
+  private async ensureLoadBalancer(record: FleetRecord): Promise<FleetRecord & { lbPort: number; lbPid: number }> {
+    if (record.lbPort && record.lbPid && isRunning(record.lbPid, LB_VERB)) {
+      const recorded = { ...record, lbPort: record.lbPort, lbPid: record.lbPid };
+      try {
+        await this.waitUntilLoadBalancerHealthy(recorded);
+        return recorded;
+      } catch {
+        await terminate(record.lbPid, this.graceMs);
+      }
+    }
+    for (let attempt = 1; ; attempt++) {
+      const [lbPort] = await freePorts(1);
+      const lbPid = await spawnDetached({
+        command: this.node,
+        args: [...cliCommand(), LB_VERB, '--dns-name', record.albDnsName, '--app-port', String(record.port), '--port', String(lbPort)],
+        env: process.env,
+        logFile: lbLogFile(record),
+        appendLog: true,
+      });
+      const withLb = { ...record, lbPort, lbPid };
+      // Recorded before the wait, like the app: a crash now leaves no unknown process behind.
+      this.write(withLb);
+      try {
+        await this.waitUntilLoadBalancerHealthy(withLb);
+      } catch (err) {
+        if (isRunning(lbPid, LB_VERB)) await terminate(lbPid, this.graceMs);
+        // The free port can be taken between choosing it and binding it: choose again.
+        const portTaken = ReleaseError.isReleaseError(err) && err.message.includes('EADDRINUSE');
+        // Its own code: the app's launch retries on a taken port, and must not start a second app.
+        if (!portTaken || attempt >= LAUNCH_ATTEMPTS) throw toolError('FLEET_LB_FAILED', messageOf(err), { cause: err });
+        continue;
+      }
+      FLEET_IO.FLEET_I1108.emit(this.ioHost, `the load balancer of release ${record.releaseId} answers on ${LOOPBACK}:${lbPort} (pid ${lbPid})`, { ...memberData(record), lbPort, lbPid });
+      return withLb;
+    }
+  }
+
+  /** `GET /health` answers 200 through the load balancer: it has read its rules and reaches the app. */
+  private waitUntilLoadBalancerHealthy(r: FleetRecord & { lbPort: number; lbPid: number }): Promise<void> {
+    return this.waitUntilHealthy({ ...r, port: r.lbPort, pid: r.lbPid, appEntry: LB_VERB, logFile: lbLogFile(r) }, 'load balancer');
   }
 
   /** Polls `GET /health` until it answers 200; fails with the log's tail when the process exits or time runs out. */
-  private async waitUntilHealthy(record: FleetRecord): Promise<void> {
+  private async waitUntilHealthy(record: FleetRecord, what: 'app' | 'load balancer' = 'app'): Promise<void> {
     const deadline = Date.now() + this.startTimeoutMs;
     let last: string;
     for (;;) {
       if (!isRunning(record.pid, record.appEntry)) {
         throw toolError(
           'FLEET_APP_EXITED',
-          `the app of release ${record.releaseId} (pid ${record.pid}) exited before it answered GET /health; last lines of ${displayPath(record.logFile)}:\n${tailOf(record.logFile)}`,
+          `the ${what} of release ${record.releaseId} (pid ${record.pid}) exited before it answered GET /health; last lines of ${displayPath(record.logFile)}:\n${tailOf(record.logFile)}`,
         );
       }
       last = await healthStatus(record.host, record.port);
@@ -275,9 +337,15 @@ export class LocalFleet {
     }
     throw toolError(
       'FLEET_APP_TIMEOUT',
-      `the app of release ${record.releaseId} (pid ${record.pid}) did not answer GET /health on ${record.host}:${record.port} within ${Math.round(this.startTimeoutMs / 1000)}s ` +
+      `the ${what} of release ${record.releaseId} (pid ${record.pid}) did not answer GET /health on ${record.host}:${record.port} within ${Math.round(this.startTimeoutMs / 1000)}s ` +
         `(last: ${last}); last lines of ${displayPath(record.logFile)}:\n${tailOf(record.logFile)}`,
     );
+  }
+
+  /** Removes a record whose app is gone, and the load balancer in front of it (it forwards to the old app's port). */
+  private async forget(record: FleetRecord): Promise<void> {
+    if (record.lbPid && isRunning(record.lbPid, LB_VERB)) await terminate(record.lbPid, this.graceMs);
+    this.remove(record.releaseId);
   }
 
   private recordFile(releaseId: string): string {
@@ -357,6 +425,10 @@ function healthStatus(host: string, port: number): Promise<string> {
     req.on('timeout', () => req.destroy(new Error(`no answer within ${HEALTH_PROBE_TIMEOUT_MS} ms`)));
     req.on('error', (err) => resolve(err.message));
   });
+}
+
+function lbLogFile(r: FleetRecord): string {
+  return path.join(path.dirname(r.logFile), `${r.releaseId}.lb.log`);
 }
 
 function normalizeDnsName(name: string): string {

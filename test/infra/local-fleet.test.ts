@@ -11,6 +11,7 @@ import { defaultStateDir, PACKAGE_ROOT } from '../../lib/local/paths';
 import { isRunning } from '../../lib/local/processes';
 import { createTable, uniqueName } from '../_helpers/tables';
 import { rejection } from '../_helpers/rejection';
+import { createLoadBalancer } from '../_helpers/load-balancer';
 
 /**
  * An "extracted artifact" the way the release engine lays it out: the app's directory copied
@@ -34,6 +35,13 @@ describe('LocalFleet: one local app process per release', () => {
   let table: string;
   let appEntry: string;
   const started: number[] = [];
+  /** Load balancers in moto, as release stacks have: each app runs behind a local stand-in that reads its rules. */
+  const dns: Record<'aaaa' | 'bbbb' | 'cccc' | 'dddd' | 'blue' | 'green', string> = { aaaa: '', bbbb: '', cccc: '', dddd: '', blue: '', green: '' };
+  /** The app and load balancer processes a release runs (for the clean-up). */
+  const processesOf = (releaseId: string) => {
+    const r = JSON.parse(fs.readFileSync(path.join(stateDir, 'fleet', `${releaseId}.json`), 'utf8')) as FleetRecord;
+    return [r.pid, ...(r.lbPid ? [r.lbPid] : [])];
+  };
 
   beforeAll(async () => {
     artifact = extractArtifact();
@@ -41,6 +49,7 @@ describe('LocalFleet: one local app process per release', () => {
     stateDir = fs.mkdtempSync(path.join(defaultStateDir(), 'test-fleet-state-'));
     table = uniqueName('fleet-products');
     await createTable(table);
+    for (const name of Object.keys(dns) as (keyof typeof dns)[]) dns[name] = (await createLoadBalancer(`fleet-${name}`)).dnsName;
   });
 
   afterAll(async () => {
@@ -54,16 +63,17 @@ describe('LocalFleet: one local app process per release', () => {
     // GIVEN an empty fleet
     const io = new RecordingIoHost();
     const fleet = new LocalFleet({ ioHost: io, stateDir });
-    const albDnsName = 'catalog-release-sha-aaaa-1.us-east-1.elb.amazonaws.com';
+    const albDnsName = dns.aaaa;
 
     // WHEN the release is started
     const first = await fleet.start({ releaseId: 'sha-aaaa', albDnsName, appEntry, env: { PRODUCTS_TABLE: table, ORDERS_TABLE: 'unused' } });
-    started.push(first.pid);
+    started.push(...processesOf('sha-aaaa'));
 
     // THEN it answers its health check with the artifact's data version, and reaches DynamoDB Local
     // through the AWS settings it inherited
     expect(first).toMatchObject({ host: '127.0.0.1', started: true });
-    expect(io.codes()).toEqual(['FLEET_D1107', 'FLEET_I1100']);
+    expect(io.codes()).toEqual(['FLEET_D1107', 'FLEET_I1108', 'FLEET_I1100']);
+    // (through its load balancer: the port clients get is the stand-in's, which forwards to the app)
     const baseUrl = `http://${first.host}:${first.port}`;
     expect((await httpJson({ baseUrl, method: 'GET', path: '/health' })).json).toEqual({ ok: true, dataVersion: 1 });
     const body = { title: 'T', artist: 'A', format: 'CD', releaseYear: 2001, description: '', channels: { US: { sku: 's', price: 1, currency: 'USD', stock: 1, published: true } }, rev: 1 };
@@ -74,7 +84,9 @@ describe('LocalFleet: one local app process per release', () => {
     expect(await fleet.endpointOf(albDnsName)).toEqual({ host: '127.0.0.1', port: first.port });
     expect(await fleet.endpointOf(`${albDnsName.toUpperCase()}.`)).toEqual({ host: '127.0.0.1', port: first.port });
     const record = JSON.parse(fs.readFileSync(path.join(stateDir, 'fleet', 'sha-aaaa.json'), 'utf8')) as FleetRecord;
-    expect(record).toMatchObject({ releaseId: 'sha-aaaa', albDnsName, host: '127.0.0.1', port: first.port, pid: first.pid, appEntry });
+    expect(record).toMatchObject({ releaseId: 'sha-aaaa', albDnsName, host: '127.0.0.1', lbPort: first.port, pid: first.pid, appEntry });
+    expect(record.port).not.toBe(first.port);
+    expect(isRunning(record.lbPid!)).toBe(true);
     expect(fleet.list()).toEqual([{ ...record, running: true }]);
 
     // WHEN it is started again, by another fleet object (a re-run of the orchestrator)
@@ -93,6 +105,7 @@ describe('LocalFleet: one local app process per release', () => {
     // THEN it drained and exited on SIGTERM (not killed), its record is gone, and its name leads nowhere
     expect(io3.withCode<{ outcome: string }>('FLEET_I1102')[0].data?.outcome).toBe('terminated');
     expect(isRunning(first.pid)).toBe(false);
+    expect(isRunning(record.lbPid!)).toBe(false);
     expect(fs.readFileSync(record.logFile, 'utf8')).toMatch(/"message":"stopped"/);
     expect(fleet.list()).toEqual([]);
     const err = await rejection(fleet.endpointOf(albDnsName));
@@ -106,7 +119,7 @@ describe('LocalFleet: one local app process per release', () => {
 
   it('after the orchestrator is killed -9 while the app starts, a re-run adopts that app instead of starting a second one', async () => {
     // GIVEN an orchestrator process that starts a release and is killed as soon as the record is written
-    const albDnsName = 'catalog-release-sha-bbbb-1.us-east-1.elb.amazonaws.com';
+    const albDnsName = dns.bbbb;
     const recordFile = path.join(stateDir, 'fleet', 'sha-bbbb.json');
     const script = [
       `import { LocalFleet } from ${JSON.stringify(path.join(PACKAGE_ROOT, 'lib', 'infra', 'local-fleet.ts'))};`,
@@ -129,9 +142,12 @@ describe('LocalFleet: one local app process per release', () => {
     const fleet = new LocalFleet({ ioHost: io, stateDir });
     const rerun = await fleet.start({ releaseId: 'sha-bbbb', albDnsName, appEntry, env: { PRODUCTS_TABLE: table } });
 
+    started.push(...processesOf('sha-bbbb'));
+
     // THEN it adopted the orphan: same process, healthy, and only one app runs this entry point
-    expect(rerun).toEqual({ host: '127.0.0.1', port: orphan.port, pid: orphan.pid, started: false });
-    expect(io.codes()).toEqual(['FLEET_I1101']);
+    expect(rerun).toMatchObject({ host: '127.0.0.1', pid: orphan.pid, started: false });
+    expect(io.codes()).toContain('FLEET_I1101');
+    expect((await httpJson({ baseUrl: `http://${rerun.host}:${rerun.port}`, method: 'GET', path: '/health' })).status).toBe(200);
     expect(fleet.list().map((m) => m.pid)).toEqual([orphan.pid]);
     await fleet.stop('sha-bbbb');
     expect(isRunning(orphan.pid)).toBe(false);
@@ -140,19 +156,21 @@ describe('LocalFleet: one local app process per release', () => {
   it('forgets a record whose process is gone and starts the release again', async () => {
     // GIVEN a running release that then died (kill -9, a reboot)
     const fleet = new LocalFleet({ stateDir });
-    const albDnsName = 'catalog-release-sha-cccc-1.elb.amazonaws.com';
+    const albDnsName = dns.cccc;
     const first = await fleet.start({ releaseId: 'sha-cccc', albDnsName, appEntry, env: { PRODUCTS_TABLE: table } });
-    started.push(first.pid);
+    const [, firstLb] = processesOf('sha-cccc');
+    started.push(first.pid, firstLb!);
     process.kill(first.pid, 'SIGKILL');
     while (isRunning(first.pid)) await sleep(20);
 
     // WHEN it is started again
     const io = new RecordingIoHost();
     const again = await new LocalFleet({ ioHost: io, stateDir }).start({ releaseId: 'sha-cccc', albDnsName, appEntry, env: { PRODUCTS_TABLE: table } });
-    started.push(again.pid);
+    started.push(...processesOf('sha-cccc'));
 
-    // THEN a new process serves it
-    expect(io.codes()).toEqual(['FLEET_W1104', 'FLEET_D1107', 'FLEET_I1100']);
+    // THEN a new process serves it, behind a new load balancer (the old one forwarded to the dead app's port)
+    expect(io.codes()).toEqual(['FLEET_W1104', 'FLEET_D1107', 'FLEET_I1108', 'FLEET_I1100']);
+    expect(isRunning(firstLb!)).toBe(false);
     expect(again.pid).not.toBe(first.pid);
     expect(again.started).toBe(true);
     expect(await fleet.endpointOf(albDnsName)).toEqual({ host: '127.0.0.1', port: again.port });
@@ -162,10 +180,10 @@ describe('LocalFleet: one local app process per release', () => {
   it('moves live traffic from one release to another and stops the first without a failed request', async () => {
     // GIVEN two releases on one table (a release without a data migration), traffic on the first
     const fleet = new LocalFleet({ stateDir });
-    const blue = await fleet.start({ releaseId: 'sha-blue', albDnsName: 'blue.elb.amazonaws.com', appEntry, env: { PRODUCTS_TABLE: table } });
-    const green = await fleet.start({ releaseId: 'sha-green', albDnsName: 'green.elb.amazonaws.com', appEntry, env: { PRODUCTS_TABLE: table } });
-    started.push(blue.pid, green.pid);
-    let live = { name: 'blue.elb.amazonaws.com', releaseId: 'sha-blue' };
+    const blue = await fleet.start({ releaseId: 'sha-blue', albDnsName: dns.blue, appEntry, env: { PRODUCTS_TABLE: table } });
+    const green = await fleet.start({ releaseId: 'sha-green', albDnsName: dns.green, appEntry, env: { PRODUCTS_TABLE: table } });
+    started.push(...processesOf('sha-blue'), ...processesOf('sha-green'));
+    let live = { name: dns.blue, releaseId: 'sha-blue' };
     const traffic = startTraffic({
       resolve: async () => ({ ...(await fleet.endpointOf(live.name)), releaseId: live.releaseId }),
       ratePerSec: 50,
@@ -176,7 +194,7 @@ describe('LocalFleet: one local app process per release', () => {
     await sleep(1_500);
 
     // WHEN the name flips to the second release, and the first is stopped once no client resolves to it
-    live = { name: 'green.elb.amazonaws.com', releaseId: 'sha-green' };
+    live = { name: dns.green, releaseId: 'sha-green' };
     await sleep(200);
     await fleet.stop('sha-blue');
     await sleep(1_000);
@@ -193,9 +211,9 @@ describe('LocalFleet: one local app process per release', () => {
 
   it('refuses to run a release id from another artifact while it runs', async () => {
     const fleet = new LocalFleet({ stateDir });
-    const albDnsName = 'catalog-release-sha-dddd-1.elb.amazonaws.com';
+    const albDnsName = dns.dddd;
     const first = await fleet.start({ releaseId: 'sha-dddd', albDnsName, appEntry, env: { PRODUCTS_TABLE: table } });
-    started.push(first.pid);
+    started.push(...processesOf('sha-dddd'));
     try {
       const other = path.join(artifact, 'examples', 'catalog', 'crashes.ts');
       const err = await rejection(fleet.start({ releaseId: 'sha-dddd', albDnsName, appEntry: other, env: {} }));
