@@ -175,7 +175,8 @@ program
   .option('--interval <duration>', 'how long each step runs before its health check, e.g. 60s', '0s')
   .option('--allow-lossy-rollback', 'promote although a migration has no down (writes after the flip would be lost on rollback)')
   .option('--abort', 'undo an interrupted promote: all traffic back on the live release, every write made elsewhere carried over')
-  .action(async (o: { sha?: string; steps?: string; interval: string; allowLossyRollback?: boolean; abort?: boolean }) => {
+  .option('--no-fence', 'let both releases take writes while traffic moves, instead of holding writes for the cut-over (docs/writes-during-a-flip.md)')
+  .action(async (o: { sha?: string; steps?: string; interval: string; allowLossyRollback?: boolean; abort?: boolean; fence: boolean }) => {
     const g = program.opts<Global>();
     if (o.abort) {
       if (o.sha !== undefined || o.steps !== undefined) throw userError('OPTION_INVALID', '--abort takes no --sha or --steps', { fix: 'run `promote --abort` alone' });
@@ -187,17 +188,22 @@ program
     const steps = o.steps ? parseSteps(o.steps) : undefined;
     const intervalMs = parseDuration(o.interval);
     const stackshift = await stackshiftFor(g);
-    const result = await stackshift.promote({ releaseId: await releaseIdOf(stackshift.engine, { sha: o.sha }), steps, intervalMs, allowLossyRollback: o.allowLossyRollback });
-    output(g, { releaseId: result.releaseId, phase: result.phase }, () => `${result.releaseId}: ${result.phase}`);
+    const result = await stackshift.promote({ releaseId: await releaseIdOf(stackshift.engine, { sha: o.sha }), steps, intervalMs, allowLossyRollback: o.allowLossyRollback, fence: o.fence });
+    const cut = result.record.checkpoints.cutOver;
+    output(g, { releaseId: result.releaseId, phase: result.phase, ...(cut ? { writePauseMs: cut.writePauseMs } : {}) }, () => `${result.releaseId}: ${result.phase}${cut ? ` (writes held ${cut.writePauseMs} ms)` : ''}`);
   });
 
 program
   .command('rollback')
   .description('flip back to the previous release and drain the reverse sync: no write is lost')
-  .action(async () => {
+  .option('--no-fence', 'let both releases take writes while traffic moves back, instead of holding writes for the cut-over')
+  .action(async (o: { fence: boolean }) => {
     const g = program.opts<Global>();
-    const result = await (await stackshiftFor(g)).rollback();
-    output(g, { live: result.releaseId, rolledBack: result.record.releaseId }, () => `${result.releaseId} is live again (${result.record.releaseId} rolled back)`);
+    const result = await (await stackshiftFor(g)).rollback({ fence: o.fence });
+    const cut = result.record.checkpoints.rollbackCutOver;
+    output(g, { live: result.releaseId, rolledBack: result.record.releaseId, ...(cut ? { writePauseMs: cut.writePauseMs } : {}) }, () =>
+      `${result.releaseId} is live again (${result.record.releaseId} rolled back${cut ? `, writes held ${cut.writePauseMs} ms` : ''})`,
+    );
   });
 
 program

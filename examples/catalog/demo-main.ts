@@ -37,11 +37,24 @@ const program = new Command('demo')
   .addOption(new Option('--hot <n>', 'seeded products the traffic reads and updates (fewer: each written more often)').argParser(count).default(5000))
   .addOption(new Option('--writes <fraction>', 'share of requests that are writes').argParser(fraction).default(0.3))
   .option('--no-if-match', 'clients send no If-Match: shows what a client without preconditions risks across a flip')
+  .option('--two-writers', 'two clients write each product, each with its own DNS cache: around a flip one can be on each stack')
+  .option('--no-fence', 'rollback and promote let both stacks take writes while traffic moves (no fenced cut-over)')
   .option('--report <file>', 'write an HTML report with a plot of the run (a file ending in .svg: the plot alone)')
   .option('--keep', 'leave local AWS and the apps running at the end')
   .option('--json', 'JSON lines on stderr and the report as one JSON object on stdout')
   .parse();
-const opts = program.opts<{ items: number; rate: number; hot: number; writes: number; ifMatch: boolean; report?: string; keep?: boolean; json?: boolean }>();
+const opts = program.opts<{
+  items: number;
+  rate: number;
+  hot: number;
+  writes: number;
+  ifMatch: boolean;
+  twoWriters?: boolean;
+  fence: boolean;
+  report?: string;
+  keep?: boolean;
+  json?: boolean;
+}>();
 const io = defaultIoHost({ json: opts.json });
 
 /** The catalog's release definition, loaded like any team's config. */
@@ -76,6 +89,8 @@ runMain(io, async () => {
       trafficProducts: opts.hot,
       writeFraction: opts.writes,
       conditionalWrites: opts.ifMatch,
+      writersPerProduct: opts.twoWriters ? 2 : 1,
+      fence: opts.fence,
       onSample: (s) => samples.push(s),
     });
     repoDir = report.repoDir;
@@ -95,7 +110,10 @@ runMain(io, async () => {
       const w = (s: string) => process.stdout.write(s + '\n');
       w('');
       w(`products ${full.products} (${full.items} items), copied at ${full.copyItemsPerSec} items/s (${full.copyToCeiling} × this machine's ceiling of ${ceiling} items/s), forward-sync lag p99 ${full.lagP99Ms} ms`);
-      w(`requests ${full.requests}, failed ${full.failedRequests}; acknowledged writes ${full.acknowledgedWrites}, lost ${full.lostWrites}`);
+      w(`requests ${full.requests}, failed ${full.failedRequests}; acknowledged writes ${full.acknowledgedWrites}, lost ${full.lostWrites} (of them deletes undone: ${full.resurrected})`);
+      w(
+        `writes held by the fence: ${full.fencedWrites} (longest ${full.maxWritePauseMs} ms; cut-overs held writes ${full.cutOverPausesMs.map((ms) => `${ms} ms`).join(', ') || 'never'}), redirected to the new stack: ${full.redirectedWrites}`,
+      );
       w(`writes that found their stack behind the client's last write and waited for the sync: ${full.heldWrites} (longest ${full.heldMaxMs} ms)`);
       // What went wrong, by name: a figure above zero must be explainable from this output alone.
       for (const f of full.failures.slice(0, 10)) w(`  failed ${f.method} ${f.path} on ${f.releaseId ?? '?'} at ${f.at}: ${f.error}`);
@@ -103,7 +121,7 @@ runMain(io, async () => {
       for (const [k, v] of Object.entries(full.phases)) w(`  ${k.padEnd(18)} ${v} s`);
       w(`total ${full.totalSeconds} s (estimated ${estimate} s at the start)${opts.report ? `; report: ${opts.report}` : ''}`);
     }
-    if (full.failedRequests > 0 || full.lostWrites > 0) process.exitCode = 1;
+    if (full.failedRequests > 0 || full.lostWrites > 0 || full.resurrected > 0) process.exitCode = 1;
   } finally {
     if (!opts.keep) {
       await stopReleases(stateDir, definition);

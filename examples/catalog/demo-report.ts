@@ -22,8 +22,11 @@ export interface DemoMachineFigures {
 }
 
 /** The report the page renders: a run's, with what a report written before issue 15 may lack made optional. */
-export type DemoReportPage = Omit<DemoReport, 'shas' | 'startedAt' | 'settings' | 'traffic' | 'failures' | 'lost' | 'repoDir'> &
-  Partial<Pick<DemoReport, 'shas' | 'startedAt' | 'settings' | 'traffic' | 'failures' | 'lost' | 'repoDir'>> &
+/** Figures a report of an earlier version lacks (before the write fence). */
+type FenceFigures = 'resurrected' | 'maxWritePauseMs' | 'fencedWrites' | 'redirectedWrites' | 'cutOverPausesMs';
+
+export type DemoReportPage = Omit<DemoReport, 'shas' | 'startedAt' | 'settings' | 'traffic' | 'failures' | 'lost' | 'repoDir' | FenceFigures> &
+  Partial<Pick<DemoReport, 'shas' | 'startedAt' | 'settings' | 'traffic' | 'failures' | 'lost' | 'repoDir' | FenceFigures>> &
   Partial<DemoMachineFigures>;
 
 const W = 900;
@@ -207,7 +210,7 @@ function seriesPath(samples: readonly DemoSample[], values: readonly (number | n
 
 /** The whole page: verdict, what ran where, the plot, the figures and the phases. */
 export function renderDemoReport(report: DemoReportPage, samples: readonly DemoSample[]): string {
-  const pass = report.failedRequests === 0 && report.lostWrites === 0;
+  const pass = report.failedRequests === 0 && report.lostWrites === 0 && !report.resurrected;
   const verdict = `${pass ? 'PASS' : 'FAIL'}: ${num(report.failedRequests)} of ${num(report.requests)} requests failed, ${num(report.lostWrites)} of ${num(report.acknowledgedWrites)} acknowledged writes lost`;
   const when = report.startedAt ? formatTime(report.startedAt) : undefined;
 
@@ -224,7 +227,9 @@ export function renderDemoReport(report: DemoReportPage, samples: readonly DemoS
     const s = report.settings;
     facts.push([
       'traffic',
-      `${num(s.ratePerSec)} requests/s through the public record, ${num(s.writeFraction * 100)} % of them writes, on ${num(s.hotProducts)} hot products; If-Match ${s.conditionalWrites ? 'on' : 'off'}; promote in steps of ${s.promoteSteps.map((p) => `${num(p)} %`).join(', ')}`,
+      `${num(s.ratePerSec)} requests/s through the public record, ${num(s.writeFraction * 100)} % of them writes, on ${num(s.hotProducts)} hot products; If-Match ${s.conditionalWrites ? 'on' : 'off'}` +
+        `${s.writersPerProduct === 2 ? '; two clients write each product' : ''}; promote in steps of ${s.promoteSteps.map((p) => `${num(p)} %`).join(', ')}` +
+        `${s.fence === undefined ? '' : s.fence ? '; rollback and promote again fenced' : '; no write fence'}`,
     ]);
   }
   if (report.emulatorCeilingItemsPerSec !== undefined) {
@@ -241,7 +246,15 @@ export function renderDemoReport(report: DemoReportPage, samples: readonly DemoS
     ['requests through the public record', `${num(report.requests)}${t ? ` (${num(t.reads)} reads, ${num(t.writes)} writes)` : ''}`],
     ['failed requests', num(report.failedRequests)],
     ['acknowledged writes', num(report.acknowledgedWrites)],
-    ['acknowledged writes lost (read back from the live release at the end)', num(report.lostWrites)],
+    ['acknowledged writes lost (read back from the live release at the end)', `${num(report.lostWrites)}${report.resurrected !== undefined ? ` (deletes undone: ${num(report.resurrected)})` : ''}`],
+    ...(report.maxWritePauseMs !== undefined
+      ? ([
+          [
+            'writes held by the write fence',
+            `${num(report.fencedWrites ?? 0)}, the longest ${num(report.maxWritePauseMs)} ms; cut-overs held writes ${(report.cutOverPausesMs ?? []).map((ms) => `${num(ms)} ms`).join(', ') || 'never'}; ${num(report.redirectedWrites ?? 0)} redirected to the new stack`,
+          ],
+        ] as [string, string][])
+      : []),
     ['writes that found their stack behind and waited for the sync (If-Match)', `${num(report.heldWrites)}${report.heldWrites > 0 ? `, the longest ${num(report.heldMaxMs)} ms` : ''}`],
     ...(t ? ([['request latency', `median ${num(t.latencyP50Ms)} ms, 99th percentile ${num(t.latencyP99Ms)} ms`]] as [string, string][]) : []),
     [

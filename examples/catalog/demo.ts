@@ -54,6 +54,13 @@ export interface CatalogDemoProps {
   /** Promote v2 in these weighted steps. @default [25, 100] */
   readonly promoteSteps?: readonly number[];
   /**
+   * Clients writing each product: 1 (a user edits their own things), or 2, each with its own DNS
+   * cache, so that around a flip one can write on each stack. @default 1
+   */
+  readonly writersPerProduct?: 1 | 2;
+  /** Rollback and the one-step promote move writes with a fenced cut-over. @default true */
+  readonly fence?: boolean;
+  /**
    * Called with a sample of the run every second (the report's plot), from the first phase (t = 0)
    * to the last. @default - none
    */
@@ -87,6 +94,9 @@ export interface DemoTrafficSettings {
   /** Whether clients sent If-Match. */
   readonly conditionalWrites: boolean;
   readonly promoteSteps: readonly number[];
+  readonly writersPerProduct: 1 | 2;
+  /** Whether rollback and the one-step promote were fenced. */
+  readonly fence: boolean;
 }
 
 export interface DemoReport {
@@ -96,6 +106,15 @@ export interface DemoReport {
   readonly failedRequests: number;
   readonly acknowledgedWrites: number;
   readonly lostWrites: number;
+  /** Of the lost writes: deletes undone (a product deleted by its last acknowledged write, alive at the end). */
+  readonly resurrected: number;
+  /** The longest a client's write was held by a write fence before it was made. */
+  readonly maxWritePauseMs: number;
+  /** Acknowledged writes a fence held, and writes a stack redirected to the one taking writes. */
+  readonly fencedWrites: number;
+  readonly redirectedWrites: number;
+  /** Each fenced cut-over's write pause as the engine measured it (hold on the old stack → redirect), in run order. */
+  readonly cutOverPausesMs: readonly number[];
   /** Acknowledged writes that met a stack behind their client's last write and waited for the sync (If-Match). */
   readonly heldWrites: number;
   readonly heldMaxMs: number;
@@ -177,9 +196,19 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   // Clients as DNS clients are: each keeps its answer for the record's TTL, so one client talks to
   // one release at a time and moves at its own TTL boundary. A product belongs to one client (a
   // user edits their own things), so its writes follow one client's view of the flip.
-  const clients = Array.from({ length: 16 }, () => new RecordResolver({ hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, endpointOf: (dns) => fleet.endpointOf(dns), cacheAnswer: true }));
-  const clientOf = (id: string) => clients[[...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % clients.length];
-  const resolver = clients[0];
+  // With two writers per product, a second set of clients with caches of their own: around a flip,
+  // one of a product's writers can still be on the old stack while the other is on the new one.
+  const newClients = () =>
+    Array.from({ length: 16 }, () => new RecordResolver({ hostedZoneId: edge.hostedZoneId, recordName: edge.recordName, endpointOf: (dns) => fleet.endpointOf(dns), cacheAnswer: true }));
+  const writers = props.writersPerProduct ?? 1;
+  const pools = writers === 2 ? [newClients(), newClients()] : [newClients()];
+  let turn = 0;
+  const clientOf = (id: string) => {
+    const pool = pools[turn++ % pools.length];
+    return pool[[...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % pool.length];
+  };
+  const resolver = pools[0][0];
+  const fence = props.fence ?? true;
   const hot = Math.min(products, props.trafficProducts ?? 5000);
   const settings: DemoTrafficSettings = {
     ratePerSec: props.ratePerSec ?? 40,
@@ -187,12 +216,16 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     hotProducts: hot,
     conditionalWrites: props.conditionalWrites ?? true,
     promoteSteps: props.promoteSteps ?? [25, 100],
+    writersPerProduct: writers,
+    fence,
   };
   const traffic = startTraffic({
     resolve: (id) => clientOf(id).resolve(),
     ratePerSec: settings.ratePerSec,
     writeFraction: settings.writeFraction,
     conditionalWrites: settings.conditionalWrites,
+    // Writes honour the write fence: held ones are sent again when it says, redirected ones followed.
+    resolveName: (dns) => fleet.endpointOf(dns),
     productIds: Array.from({ length: hot }, (_, i) => productId(Math.floor((i * products) / hot))),
     newIdPrefix: 'demo-',
   });
@@ -203,11 +236,14 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
 
   let v2Release: VerbResult | undefined;
   let report: TrafficReport;
+  const cutOverPausesMs: number[] = [];
   try {
     v2Release = await timed('release v2', () => releaseVerb(engine, { sha: repo.v2 }));
     await timed('promote v2', () => promoteVerb(engine, { releaseId: v2Release!.releaseId, steps: props.promoteSteps ?? [25, 100], intervalMs: 3000 }));
-    await timed('rollback', () => rollbackVerb(engine));
-    await timed('promote v2 again', () => promoteVerb(engine, { releaseId: v2Release!.releaseId }));
+    const rolledBack = await timed('rollback', () => rollbackVerb(engine, { fence }));
+    if (rolledBack.record.checkpoints.rollbackCutOver) cutOverPausesMs.push(rolledBack.record.checkpoints.rollbackCutOver.writePauseMs);
+    const again = await timed('promote v2 again', () => promoteVerb(engine, { releaseId: v2Release!.releaseId, fence }));
+    if (again.record.checkpoints.cutOver) cutOverPausesMs.push(again.record.checkpoints.cutOver.writePauseMs);
     await timed('teardown v1', () => teardownVerb(engine, { releaseId: v1.releaseId, force: true }));
   } finally {
     report = await timed('stop traffic', async () => {
@@ -229,6 +265,11 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     failedRequests: report.failedRequests,
     acknowledgedWrites: report.acknowledgedWrites,
     lostWrites: lost.lost.length,
+    resurrected: lost.resurrected.length,
+    maxWritePauseMs: Math.round(report.maxWritePauseMs),
+    fencedWrites: report.fencedWrites,
+    redirectedWrites: report.redirectedWrites,
+    cutOverPausesMs,
     heldWrites: report.heldWrites,
     heldMaxMs: report.heldMaxMs,
     copyItemsPerSec: copy?.itemsPerSec ?? 0,

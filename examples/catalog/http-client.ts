@@ -14,6 +14,8 @@ export interface HttpReply {
   readonly etag?: string;
   /** How long the server held the request for its If-Match (Server-Timing `precondition`), when it said. */
   readonly preconditionMs?: number;
+  /** The Location header, when the reply had one (a redirect). */
+  readonly location?: string;
 }
 
 export interface HttpRequest {
@@ -55,7 +57,15 @@ export function httpJson(request: HttpRequest): Promise<HttpReply> {
           const text = Buffer.concat(chunks).toString('utf8');
           const etag = res.headers.etag;
           const held = /(?:^|,)\s*precondition;dur=(\d+(?:\.\d+)?)/.exec(String(res.headers['server-timing'] ?? ''));
-          resolve({ status: res.statusCode ?? 0, json: parseJson(text), text, ...(etag !== undefined ? { etag } : {}), ...(held ? { preconditionMs: Number(held[1]) } : {}) });
+          const location = res.headers.location;
+          resolve({
+            status: res.statusCode ?? 0,
+            json: parseJson(text),
+            text,
+            ...(etag !== undefined ? { etag } : {}),
+            ...(held ? { preconditionMs: Number(held[1]) } : {}),
+            ...(location !== undefined ? { location } : {}),
+          });
         });
       },
     );
@@ -80,4 +90,55 @@ function parseJson(text: string): unknown {
 /** `http://host:port` of an endpoint. */
 export function baseUrlOf(endpoint: { readonly host: string; readonly port: number }): string {
   return `http://${endpoint.host}:${endpoint.port}`;
+}
+
+/**
+ * The write fence's contract with clients (stackshift's cut-over, docs/writes-during-a-flip.md):
+ * while writes move from one stack to the other, a write gets `503 {"code":"WRITES_FENCED",
+ * "retryAfterMs":…}` (it was not made: send it again after that long), and once they moved, the old
+ * stack answers writes with a 302 to the new stack's own name (send the same request there).
+ */
+export interface FencedWriteOptions {
+  /** Where a redirect's host is reached (a load balancer DNS name → host and port). */
+  readonly resolveName: (dnsName: string) => Promise<{ readonly host: string; readonly port: number }>;
+  /** Give up (answer with the last reply) when a retry would start after this time (ms since epoch). */
+  readonly deadlineMs: number;
+}
+
+export interface FencedWriteReply extends HttpReply {
+  /** From the first held answer to the final one; 0 when the write was never held. */
+  readonly pausedMs: number;
+  /** Whether a redirect was followed. */
+  readonly redirected: boolean;
+}
+
+const MAX_REDIRECTS = 3;
+
+/** `httpJson` for a write through a fenced cut-over: held writes are sent again after their `retryAfterMs`, redirects followed. */
+export async function httpJsonThroughFence(request: HttpRequest, options: FencedWriteOptions): Promise<FencedWriteReply> {
+  let heldSince: number | undefined;
+  let redirects = 0;
+  let current = request;
+  for (;;) {
+    const reply = await httpJson(current);
+    const retryAfterMs = fencedRetryAfterMs(reply);
+    if (retryAfterMs !== undefined && Date.now() + retryAfterMs < options.deadlineMs) {
+      heldSince ??= Date.now();
+      await new Promise((r) => setTimeout(r, retryAfterMs));
+      continue;
+    }
+    if ((reply.status === 302 || reply.status === 307 || reply.status === 308) && reply.location && redirects < MAX_REDIRECTS) {
+      redirects++;
+      const to = new URL(reply.location);
+      current = { ...current, baseUrl: baseUrlOf(await options.resolveName(to.hostname)), path: `${to.pathname}${to.search}` };
+      continue;
+    }
+    return { ...reply, pausedMs: heldSince === undefined ? 0 : Date.now() - heldSince, redirected: redirects > 0 };
+  }
+}
+
+/** The retry delay of a fenced write's 503, when `reply` is one. */
+export function fencedRetryAfterMs(reply: HttpReply): number | undefined {
+  const body = reply.json as { code?: unknown; retryAfterMs?: unknown } | undefined;
+  return reply.status === 503 && body?.code === 'WRITES_FENCED' && typeof body.retryAfterMs === 'number' ? body.retryAfterMs : undefined;
 }

@@ -10,9 +10,13 @@
  *      write of each product is well defined, and `checkAcknowledgedWrites` reads every one back.
  * As careful HTTP clients do, an update or delete sends If-Match with the ETag of the product as the
  * client last saw it: across a flip, that is what keeps its writes in order (preconditions.ts).
+ * Through a fenced cut-over (`resolveName` given), a write the load balancer holds is sent again
+ * after the `retryAfterMs` it names, and one it redirects is sent to the new stack: the fence's
+ * contract (http-client.ts), not a retry of a failure. Deleted products are created again now and
+ * then, so a delete undone by a late record shows as a resurrection.
  */
 import { generateV1Products, productId, seededRandom } from './data';
-import { baseUrlOf, DEFAULT_REQUEST_TIMEOUT_MS, httpJson, type HttpReply } from './http-client';
+import { baseUrlOf, DEFAULT_REQUEST_TIMEOUT_MS, httpJson, httpJsonThroughFence, type HttpReply } from './http-client';
 import { CHANNELS, productBodySchema, sameProduct, toProductBody, type ProductBody } from './product';
 import { productFromV1Items } from './store-v1';
 
@@ -48,6 +52,12 @@ export interface TrafficOptions {
    * risks across a flip (the demo's `--no-if-match` measures it). @default true
    */
   readonly conditionalWrites?: boolean;
+  /**
+   * Where a load balancer DNS name in a redirect's Location is reached. Given, writes honour the
+   * write fence (held: sent again after `retryAfterMs`; redirected: sent there). @default - a held
+   * or redirected write fails
+   */
+  readonly resolveName?: (dnsName: string) => Promise<{ readonly host: string; readonly port: number }>;
 }
 
 /** The last acknowledged write of one product. */
@@ -82,6 +92,12 @@ export interface TrafficReport {
   readonly heldWrites: number;
   /** The longest such wait. */
   readonly heldMaxMs: number;
+  /** Acknowledged writes that a write fence held at least once (503 WRITES_FENCED) before they were made. */
+  readonly fencedWrites: number;
+  /** The longest time a write was held by a fence, from its first held answer to its acknowledgement. */
+  readonly maxWritePauseMs: number;
+  /** Acknowledged writes that a stack redirected to the one that takes writes. */
+  readonly redirectedWrites: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
   /** Requests per release that answered, when `resolve` names releases. */
@@ -110,6 +126,8 @@ const MAX_BURST_MS = 250;
 /** Of the writes: updates, creates, then deletes of created products. */
 const UPDATE_SHARE = 0.6;
 const CREATE_SHARE = 0.25;
+/** Of the creates: a product deleted earlier, created again under its id. */
+const RECREATE_SHARE = 0.3;
 
 export function startTraffic(options: TrafficOptions): TrafficHandle {
   const run = new TrafficRun(options);
@@ -158,6 +176,9 @@ class TrafficRun {
   private acknowledged = 0;
   private held = 0;
   private heldMaxMs = 0;
+  private fenced = 0;
+  private maxPauseMs = 0;
+  private redirected = 0;
   private skipped = 0;
   private readonly latencies: number[] = [];
   private readonly byRelease = new Map<string, number>();
@@ -210,6 +231,9 @@ class TrafficRun {
       acknowledgedWrites: this.acknowledged,
       heldWrites: this.held,
       heldMaxMs: this.heldMaxMs,
+      fencedWrites: this.fenced,
+      maxWritePauseMs: this.maxPauseMs,
+      redirectedWrites: this.redirected,
       latencyP50Ms: percentile(sorted, 0.5),
       latencyP99Ms: percentile(sorted, 0.99),
       ...(this.byRelease.size > 0 ? { byRelease: Object.fromEntries([...this.byRelease].sort()) } : {}),
@@ -290,15 +314,21 @@ class TrafficRun {
   }
 
   private create(): Operation {
-    const n = this.nextNew++;
-    const id = `${this.options.newIdPrefix}${productId(n)}`;
+    const again = this.random() < RECREATE_SHARE ? this.pickIdle(this.deleted) : undefined;
+    const n = again !== undefined ? Number(again.slice(this.options.newIdPrefix.length)) : this.nextNew++;
+    const id = again ?? `${this.options.newIdPrefix}${productId(n)}`;
     this.busy.add(id);
     return async () => {
       try {
         const generated = productFromV1Items(id, [...generateV1Products({ products: 1, firstId: n, seed: this.seed })])!;
         const { title, artist, format, releaseYear, description, channels } = generated;
-        const body: ProductBody = { title, artist, format, releaseYear, description, channels, rev: 1 };
-        if (await this.write('PUT', id, body, { rev: 1, deleted: false, body })) this.created.push(id);
+        // A product created again continues its revisions: its body differs from every earlier one.
+        const rev = (this.lastAcked.get(id)?.rev ?? 0) + 1;
+        const body: ProductBody = { title, artist, format, releaseYear, description, channels, rev };
+        if (await this.write('PUT', id, body, { rev, deleted: false, body })) {
+          if (again !== undefined) this.deleted.splice(this.deleted.indexOf(id), 1);
+          this.created.push(id);
+        }
       } finally {
         this.busy.delete(id);
       }
@@ -330,6 +360,11 @@ class TrafficRun {
         this.held++;
         this.heldMaxMs = Math.max(this.heldMaxMs, reply.preconditionMs);
       }
+      if (reply.pausedMs > 0) {
+        this.fenced++;
+        this.maxPauseMs = Math.max(this.maxPauseMs, reply.pausedMs);
+      }
+      if (reply.redirected) this.redirected++;
       this.lastAcked.set(id, reply.etag !== undefined ? { ...outcome, etag: reply.etag } : outcome);
       return true;
     }
@@ -338,7 +373,13 @@ class TrafficRun {
   }
 
   /** Sends one request and accounts for it; undefined when it failed (already counted). */
-  private async send(method: 'GET' | 'PUT' | 'DELETE', id: string, body: unknown, expected: readonly number[], ifMatch?: string): Promise<HttpReply | undefined> {
+  private async send(
+    method: 'GET' | 'PUT' | 'DELETE',
+    id: string,
+    body: unknown,
+    expected: readonly number[],
+    ifMatch?: string,
+  ): Promise<(HttpReply & { pausedMs: number; redirected: boolean }) | undefined> {
     const path = `/products/${id}`;
     const at = new Date().toISOString();
     this.requests++;
@@ -354,7 +395,12 @@ class TrafficRun {
     if (target.releaseId !== undefined) this.byRelease.set(target.releaseId, (this.byRelease.get(target.releaseId) ?? 0) + 1);
     const started = performance.now();
     try {
-      const reply = await httpJson({ baseUrl: baseUrlOf(target), method, path, body, timeoutMs: this.timeoutMs, ...(ifMatch !== undefined ? { ifMatch } : {}) });
+      const request = { baseUrl: baseUrlOf(target), method, path, body, timeoutMs: this.timeoutMs, ...(ifMatch !== undefined ? { ifMatch } : {}) };
+      const resolveName = this.options.resolveName;
+      const reply =
+        method !== 'GET' && resolveName
+          ? await httpJsonThroughFence(request, { resolveName, deadlineMs: Date.now() + this.timeoutMs })
+          : { ...(await httpJson(request)), pausedMs: 0, redirected: false };
       this.latencies.push(performance.now() - started);
       if (!expected.includes(reply.status)) {
         this.fail({ method, path, status: reply.status, error: errorOf(reply), releaseId: target.releaseId, at });
@@ -394,6 +440,8 @@ export interface LostWrite {
 export interface AcknowledgedWritesCheck {
   readonly checked: number;
   readonly lost: readonly LostWrite[];
+  /** Of the lost: products whose last acknowledged write deleted them, found alive (a delete undone). */
+  readonly resurrected: readonly string[];
 }
 
 /**
@@ -416,7 +464,8 @@ export async function checkAcknowledgedWrites(options: CheckAcknowledgedWritesOp
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
-  return { checked: ids.length, lost };
+  const resurrected = lost.filter((l) => l.expected.deleted && (l.got as { status?: number }).status === undefined).map((l) => l.id);
+  return { checked: ids.length, lost, resurrected };
 }
 
 function holds(write: AcknowledgedWrite, reply: HttpReply): boolean {

@@ -13,6 +13,21 @@ import { toolError, userError } from '../errors';
 import { APP_STATE_KEY, releaseRecordKey } from './keys';
 import { LEDGER_SCHEMA, type Ledger } from './ledger';
 
+
+/** A fenced cut-over: writes moved from one release to the other, and how long they were held. */
+export interface CutOverRecord {
+  readonly fromReleaseId: string;
+  readonly toReleaseId: string;
+  /** When `from` held writes (ISO). */
+  readonly heldAt: string;
+  /** When `to` took writes and `from` redirected them (ISO). */
+  readonly movedAt: string;
+  /** From the hold on `from` to its redirect: the longest a write waited. */
+  readonly writePauseMs: number;
+  /** Of which: the drain of the sync past the hold. */
+  readonly drainMs: number;
+}
+
 export const RELEASE_KIND = 'RELEASE';
 export const RECORD_CONFLICT = 'RECORD_CONFLICT';
 
@@ -84,6 +99,10 @@ export interface Checkpoints {
   readonly promoted?: { readonly at: string; readonly previousReleaseId: string | null; readonly steps: readonly number[] };
   readonly reverseSync?: { readonly targetReleaseId: string; readonly startedAt: string };
   readonly rolledBackAt?: string;
+  /** The fenced cut-over of the last promote: writes moved from the previous release to this one. */
+  readonly cutOver?: CutOverRecord;
+  /** The fenced cut-over of the last rollback: writes moved from this release back to the previous one. */
+  readonly rollbackCutOver?: CutOverRecord;
   /**
    * A rollback moved all traffic to the previous release (and waited a TTL for clients): its own
    * checkpoint, so a rollback killed after its flip drains from this moment and does not flip again.

@@ -36,6 +36,12 @@ export const appConfigSchema = z
     branchTtlHours: z.number().positive('must be more than 0').default(72),
     /** The promotion gate on forward-sync lag, in milliseconds. @default 1000 */
     lagGateMs: z.number().int('must be a whole number').min(1, 'must be at least 1').default(1000),
+    /**
+     * The longest a write may take in the app. At a fenced cut-over the old stack's load balancer
+     * holds new writes, then waits this long for writes already inside the app before it drains the
+     * sync: the write pause is about this plus the drain. @default 1000
+     */
+    writeDrainMs: z.number().int('must be a whole number').min(0, 'must be at least 0').max(60_000, 'must be at most 60000').default(1000),
     /** Copy throughput `plan` estimates with (source items per second, measured by bench:copy). @default 5000 */
     copyItemsPerSecond: z.number().positive('must be more than 0').default(5000),
     /** Stream retention `plan` checks the copy against, in hours (DynamoDB Streams keep 24 h). @default 24 */

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KeyNames } from '../item/item';
@@ -55,6 +56,8 @@ export class ReleaseEngine {
   public readonly dynamodb = new DynamoDBClient({});
   public readonly streams = new DynamoDBStreamsClient({});
   public readonly s3 = new S3Client({});
+  /** The release stacks' load balancers: the write fence is a rule on their listeners. */
+  public readonly elbv2 = new ElasticLoadBalancingV2Client({});
   public readonly clock: () => number;
   private readonly cloudformation = new CloudFormationClient({});
   private account?: Promise<string>;

@@ -4,6 +4,14 @@ import { make } from '../io/messages';
 const info = <T = undefined>(code: string, d: string) => make<T>('info')(code, d);
 const warn = <T = undefined>(code: string, d: string) => make<T>('warn')(code, d);
 
+interface CutOverData {
+  readonly releaseId: string;
+  readonly fromReleaseId: string;
+  readonly toReleaseId: string;
+  readonly writePauseMs: number;
+  readonly drainMs: number;
+}
+
 interface Pair {
   readonly direction: string;
   readonly sourceReleaseId: string;
@@ -23,6 +31,9 @@ export const RELEASE_IO = {
   RELEASE_I3114: info<{ stack: string; releaseId: string; kind: string }>('RELEASE_I3114', 'a branch stack was collected by gc'),
   RELEASE_I3115: info<{ table: string; backupArn: string }>('RELEASE_I3115', 'an on-demand backup of a table was taken before teardown'),
   RELEASE_I3116: info<{ table: string; file: string; reason: string }>('RELEASE_I3116', 'where the endpoint has no on-demand backups (DynamoDB Local), a table is exported to a file instead'),
+  RELEASE_I3119: info<{ releaseId: string; heldReleaseId: string }>('RELEASE_I3119', 'a cut-over holds writes on the stack that took them, while its sync drains to the other'),
+  RELEASE_I3120: info<CutOverData>('RELEASE_I3120', 'a cut-over moved writes to the other stack: how long writes were held'),
+  RELEASE_I3121: info<{ releaseId: string; heldReleaseId: string; error: string }>('RELEASE_I3121', 'a cut-over could not drain its sync; writes go back to the stack that took them'),
   RELEASE_I3117: info<{ releaseId: string; aborted: readonly string[] }>('RELEASE_I3117', 'an interrupted promote was undone: all traffic is back on the live release'),
   SYNC_I3001: info<Pair & { pid: number }>('SYNC_I3001', 'a sync daemon started'),
   SYNC_W3002: warn<Pair>('SYNC_W3002', 'a sync daemon could not write its status this beat'),

@@ -15,6 +15,7 @@ import { AppLock, whoAmI } from '../ledger/app-lock';
 import { assertGates, deadLetterCount } from './data-steps';
 import type { ReleaseEngine } from './engine';
 import type { ReleaseDefinition } from './definition';
+import { cutOver, openWrites } from './cut-over';
 import { ensureStream } from './ensure-streams';
 import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakesAllTraffic, isReleaseHealthy, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
@@ -40,6 +41,17 @@ export interface PromoteVerbOptions {
   readonly intervalMs?: number;
   /** Promote even though a migration has no `down` (writes after the flip are lost on rollback). @default false */
   readonly allowLossyRollback?: boolean;
+  /**
+   * Move writes with a fenced cut-over (one writer at every moment) before the record flips. Weighted
+   * steps keep two writers by nature and never fence. @default true when all traffic moves at once
+   */
+  readonly fence?: boolean;
+}
+
+/** Whether a promote with these options moves writes with a fenced cut-over. */
+export function isFenced(options: { readonly steps?: readonly number[]; readonly fence?: boolean }): boolean {
+  const oneStep = !options.steps || (options.steps.length === 1 && options.steps[0] === 100);
+  return oneStep && options.fence !== false;
 }
 
 export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOptions): Promise<VerbResult> {
@@ -92,10 +104,11 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
       // A new promote: the previous promote's checkpoint (if rolled back since) no longer applies.
       r = await engine.store.update(r, (cur) => ({
         intent: { verb: 'promote', by: whoAmI(), at: engine.nowIso(), options: { ...options } },
-        checkpoints: { ...cur.checkpoints, promoted: undefined, promoteAbortedAt: undefined },
+        checkpoints: { ...cur.checkpoints, promoted: undefined, promoteAbortedAt: undefined, cutOver: undefined },
       }));
     }
     const previousId = previous?.releaseId ?? null;
+    const fenced = Boolean(previous) && isFenced(options);
     const ttlMs = engine.definition.config.recordTtlSeconds * 1000;
     // The two syncs that keep both sides current while both can take writes.
     const forward: SyncPair | undefined = previous ? { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: r.releaseId } : undefined;
@@ -151,10 +164,21 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
           },
         },
         {
+          // One writer at every moment: writes move (held, drained, redirected) before the record flips.
+          name: 'cut-over',
+          done: (cur) => !fenced || Boolean(cur.checkpoints.promoted) || cur.checkpoints.cutOver?.fromReleaseId === previousId,
+          run: async (cur) => {
+            await assertReleaseHealthy(engine, cur, 'take writes');
+            return { cutOver: await cutOver(engine, { from: previous!, to: cur, sync: forward! }) };
+          },
+        },
+        {
           name: 'flip',
           done: (cur) => Boolean(cur.checkpoints.promoted),
           run: async (cur) => {
             await assertReleaseHealthy(engine, cur, 'take traffic');
+            // Without a fence both take writes while traffic moves (a release held by an earlier fenced try too).
+            if (!fenced) await openWrites(engine, previous ? [previous, cur] : [cur]);
             try {
               await shiftTraffic({
                 router,
@@ -171,7 +195,9 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
               });
             } catch (e) {
               if (ReleaseError.isReleaseError(e) && e.code === ROUTE_UNHEALTHY && previous) {
-                // All traffic went back to the previous release: what was written here follows it.
+                // All traffic went back to the previous release: what was written here follows it,
+                // and so do writes, fenced as they came.
+                if (fenced) await cutOver(engine, { from: cur, to: previous, sync: reverse! });
                 await assertSyncsCaughtUp(engine, [reverse!]);
                 const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
                 await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, promoteAbortedAt: engine.nowIso() } }));

@@ -1,6 +1,7 @@
 /**
  * `rollback`: the previous release must answer and both syncs between it and the live release be
- * alive and caught up (else refused, traffic untouched) → flip back to the previous release → wait
+ * alive and caught up (else refused, traffic untouched) → move writes back with a fenced cut-over
+ * (one writer at every moment; unless `fence: false`) → flip back to the previous release → wait
  * for clients to move → drain the reverse sync → confirm all traffic is there → the previous
  * release is live with every write made on the rolled-back one.
  *
@@ -17,12 +18,18 @@ import { assertNoDeadLetters, assertReleaseHealthy, assertSyncsCaughtUp, assertT
 import { RELEASE_IO } from './messages';
 import { phaseOf } from './phase';
 import { closeOpenRuns, reconcile } from './reconcile';
+import { cutOver, openWrites } from './cut-over';
 import type { ReleaseRecord } from '../ledger/release-records';
 import type { VerbResult } from './verb-result';
 import type { SyncPair } from '../ledger/sync-status';
 import { ensureSyncRunning, waitCaughtUp } from './sync-launcher';
 
-export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
+export interface RollbackVerbOptions {
+  /** Move writes back with a fenced cut-over before the record flips. @default true */
+  readonly fence?: boolean;
+}
+
+export async function rollbackVerb(engine: ReleaseEngine, options: RollbackVerbOptions = {}): Promise<VerbResult> {
   const edge = await engine.requireEdge();
   const app = await engine.store.appState();
   if (!app.live) throw userError('ROLLBACK_NOTHING_LIVE', 'no release is live', { fix: 'release and promote one first' });
@@ -68,12 +75,13 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
     if (r.intent.verb !== 'rollback') {
       r = await engine.store.update(r, (cur) => ({
         intent: { verb: 'rollback', by: whoAmI(), at: engine.nowIso() },
-        checkpoints: { ...cur.checkpoints, rolledBackAt: undefined, rollbackFlippedAt: undefined },
+        checkpoints: { ...cur.checkpoints, rolledBackAt: undefined, rollbackFlippedAt: undefined, rollbackCutOver: undefined },
       }));
     }
     // Each step is done once the flip is: after it, a refusal could only strand traffic on the
     // previous release with the live pointer unmoved; the drain restarts the reverse sync itself.
     const flipped = (cur: ReleaseRecord) => Boolean(cur.checkpoints.rolledBackAt || cur.checkpoints.rollbackFlippedAt);
+    const fenced = options.fence !== false;
     r = await reconcile(
       engine,
       r,
@@ -90,11 +98,19 @@ export async function rollbackVerb(engine: ReleaseEngine): Promise<VerbResult> {
           },
         },
         {
+          // One writer at every moment: writes move back (held, drained, redirected) before the record flips.
+          name: 'cut-over',
+          done: (cur) => flipped(cur) || !fenced || cur.checkpoints.rollbackCutOver?.toReleaseId === previous.releaseId,
+          run: async (cur) => ({ rollbackCutOver: await cutOver(engine, { from: cur, to: previous, sync: reverse }) }),
+        },
+        {
           // Its own checkpoint: a rollback killed after it drains from then on, and routes nothing
           // again; one killed before it (or during it: routing again is safe) flips.
           name: 'flip',
           done: flipped,
           run: async (cur) => {
+            // Without a fence both take writes while clients move (the previous one redirected them after a fenced promote).
+            if (!fenced) await openWrites(engine, [cur, previous]);
             await shiftTraffic({
               router,
               ioHost: engine.io,
@@ -159,6 +175,14 @@ export async function abortPromoteLocked(engine: ReleaseEngine, router: TrafficR
     .map((r) => ({ direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: live.releaseId }));
   await assertReleaseHealthy(engine, live, 'take all traffic back');
   if (reverses.length > 0) await assertSyncsCaughtUp(engine, reverses);
+  // Writes come back before traffic does: from a release a fenced promote had moved them to, by a
+  // cut-over back; else the live release takes them again (a cut-over killed part-way held them).
+  for (const r of interrupted) {
+    if (r.checkpoints.cutOver?.fromReleaseId === live.releaseId) {
+      await cutOver(engine, { from: r, to: live, sync: { direction: 'reverse', sourceReleaseId: r.releaseId, targetReleaseId: live.releaseId } });
+    }
+  }
+  await openWrites(engine, [live]);
   await router.route([{ releaseId: live.releaseId, dnsName: engine.albDnsName(live), weight: 100 }]);
   // Clients keep their answer a TTL: what they write there meanwhile is drained after it.
   await sleep(engine.definition.config.recordTtlSeconds * 1000);

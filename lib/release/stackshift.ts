@@ -14,7 +14,7 @@ import { planView, type PlanView } from './plan-view';
 import { promoteVerb, type PromoteVerbOptions } from './promote-verb';
 import type { VerbResult } from './verb-result';
 import { releaseVerb, type ReleaseVerbOptions } from './release-verb';
-import { abortPromoteVerb, rollbackVerb } from './rollback-verb';
+import { abortPromoteVerb, rollbackVerb, type RollbackVerbOptions } from './rollback-verb';
 import { teardownVerb, type TeardownVerbOptions } from './teardown-verb';
 import { historyView, statusView, type HistoryEntry, type StatusView } from './views';
 
@@ -58,8 +58,8 @@ export class Stackshift {
   }
 
   /** Flips back to the previous release and drains the reverse sync: no write is lost. */
-  public rollback(): Promise<VerbResult> {
-    return rollbackVerb(this.engine);
+  public rollback(options: RollbackVerbOptions = {}): Promise<VerbResult> {
+    return rollbackVerb(this.engine, options);
   }
 
   /** Destroys a release's stack after a backup of its tables (never a release with traffic). */

@@ -112,6 +112,7 @@ describe('the traffic generator against a live catalog', () => {
     const check = await checkAcknowledgedWrites({ lastAcked: traffic.lastAcked, baseUrl: catalog.baseUrl });
     expect(check.lost.map((l) => l.id).sort()).toEqual([updated, deleted].sort());
     expect(check.lost.find((l) => l.id === deleted)?.got).toMatchObject({ id: deleted, title: 'Back' });
+    expect(check.resurrected).toEqual([deleted]);
   });
 
   it('sends If-Match with the ETag it last saw on every update and delete, and none on a create', async () => {
@@ -144,22 +145,28 @@ describe('the traffic generator against a live catalog', () => {
       const report = await traffic.stop();
       expect(report.failedRequests).toBe(0);
 
-      // THEN a create (the first write of a new id) has none; every later write names the tag the
-      // write before it was answered with (the first write of a seeded product: the tag it read)
+      // THEN a create (the first write of a new id, or of one deleted before) has none; every later
+      // write names the tag the write before it was answered with (the first write of a seeded
+      // product: the tag it read)
       const lastTag = new Map<string, string | undefined>();
-      const kinds = { creates: 0, conditional: 0 };
+      const deleted = new Set<string>();
+      const kinds = { creates: 0, recreates: 0, conditional: 0 };
       for (const w of seen) {
-        if (w.id.startsWith('traffic-m-') && !lastTag.has(w.id)) {
+        if (w.id.startsWith('traffic-m-') && (!lastTag.has(w.id) || deleted.has(w.id))) {
           expect(w.ifMatch).toBeUndefined();
-          kinds.creates++;
+          if (deleted.has(w.id)) kinds.recreates++;
+          else kinds.creates++;
+          deleted.delete(w.id);
         } else {
           expect(w.ifMatch).toMatch(/^"[^"]+"$/);
           if (lastTag.has(w.id)) expect(w.ifMatch).toBe(lastTag.get(w.id));
           kinds.conditional++;
         }
         lastTag.set(w.id, w.replyTag);
+        if (w.method === 'DELETE') deleted.add(w.id);
       }
       expect(kinds.creates).toBeGreaterThan(0);
+      expect(kinds.recreates).toBeGreaterThan(0);
       expect(kinds.conditional).toBeGreaterThan(0);
       expect(seen.some((w) => w.method === 'DELETE')).toBe(true);
     } finally {
@@ -211,6 +218,75 @@ describe('the traffic generator against a live catalog', () => {
       expect(check.lost).toEqual([]);
     } finally {
       await broken.close();
+    }
+  });
+
+  it('honours a write fence: a held write is sent again after the retryAfterMs it names, a redirected one is sent to the new stack; none fails', async () => {
+    // GIVEN an "old stack" that holds writes for 600 ms, then redirects them to the "new stack" (the catalog), reads served throughout
+    const t0 = Date.now();
+    const old = http.createServer((req, res) => {
+      const url = req.url!;
+      req.resume();
+      if (req.method === 'GET') {
+        void httpJson({ baseUrl: catalog.baseUrl, method: 'GET', path: url }).then((r) => res.writeHead(r.status, r.etag ? { etag: r.etag } : {}).end(r.text));
+      } else if (Date.now() - t0 < 600) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'WRITES_FENCED', releaseId: 'old', retryAfterMs: 100, fence: 'f1' }));
+      } else {
+        res.writeHead(302, { location: `http://new-stack.elb.example${url}` }).end();
+      }
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    try {
+      // WHEN traffic resolves to the old stack only
+      const traffic = startTraffic({
+        resolve: async () => ({ host: '127.0.0.1', port: (old.address() as AddressInfo).port }),
+        resolveName: async (name) => {
+          expect(name).toBe('new-stack.elb.example');
+          return { host: catalog.host, port: catalog.port };
+        },
+        ratePerSec: 60,
+        writeFraction: 0.6,
+        productIds,
+        newIdPrefix: 'traffic-f-',
+        seed: 11,
+      });
+      await new Promise((r) => setTimeout(r, 1_500));
+      const report = await traffic.stop();
+
+      // THEN nothing failed; writes were held (each for less than the fence lasted, plus a retry) and later redirected
+      expect(report.failures).toEqual([]);
+      expect(report.fencedWrites).toBeGreaterThan(0);
+      expect(report.maxWritePauseMs).toBeGreaterThanOrEqual(100);
+      expect(report.maxWritePauseMs).toBeLessThan(600 + 100 + 500);
+      expect(report.redirectedWrites).toBeGreaterThan(0);
+      // AND every acknowledged write is on the new stack
+      const check = await checkAcknowledgedWrites({ lastAcked: traffic.lastAcked, baseUrl: catalog.baseUrl });
+      expect(check.lost).toEqual([]);
+    } finally {
+      await new Promise((r) => old.close(r));
+    }
+  });
+
+  it('without a way to follow them, counts a held or redirected write as a failure', async () => {
+    const fenced = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'WRITES_FENCED', releaseId: 'old', retryAfterMs: 100, fence: 'f' }));
+    });
+    await new Promise<void>((r) => fenced.listen(0, '127.0.0.1', r));
+    try {
+      const traffic = startTraffic({
+        resolve: async () => ({ host: '127.0.0.1', port: (fenced.address() as AddressInfo).port }),
+        ratePerSec: 40,
+        writeFraction: 1,
+        productIds: [],
+        newIdPrefix: 'traffic-g-',
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const report = await traffic.stop();
+      expect(report.failedRequests).toBe(report.requests);
+      expect(report.failures[0]).toMatchObject({ method: 'PUT', status: 503 });
+    } finally {
+      await new Promise((r) => fenced.close(r));
     }
   });
 });

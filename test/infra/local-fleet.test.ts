@@ -180,7 +180,7 @@ describe('LocalFleet: one local app process per release', () => {
   it('moves live traffic from one release to another and stops the first without a failed request', async () => {
     // GIVEN two releases on one table (a release without a data migration), traffic on the first
     const fleet = new LocalFleet({ stateDir });
-    const blue = await fleet.start({ releaseId: 'sha-blue', albDnsName: dns.blue, appEntry, env: { PRODUCTS_TABLE: table } });
+    await fleet.start({ releaseId: 'sha-blue', albDnsName: dns.blue, appEntry, env: { PRODUCTS_TABLE: table } });
     const green = await fleet.start({ releaseId: 'sha-green', albDnsName: dns.green, appEntry, env: { PRODUCTS_TABLE: table } });
     started.push(...processesOf('sha-blue'), ...processesOf('sha-green'));
     let live = { name: dns.blue, releaseId: 'sha-blue' };

@@ -106,7 +106,7 @@ export function fakeEngine(options: FakeEngineOptions = {}): FakeEngine {
     ledger: { tableName: 'app-ledger', client: { send: async () => ({}) }, now: clock, nowIso },
     stateDir: '/tmp/stackshift-fake',
     definition: {
-      config: { app: 'app', recordTtlSeconds: 0, lagGateMs: options.lagGateMs ?? 1000, rollbackWindowMinutes: 60 },
+      config: { app: 'app', recordTtlSeconds: 0, lagGateMs: options.lagGateMs ?? 1000, rollbackWindowMinutes: 60, writeDrainMs: 0 },
       tables: { tables: tables.map((name) => ({ name, partitionKey: { name: 'pk', type: 'S' } })) },
       migrations: { chainIsReversible: () => true },
     },

@@ -10,6 +10,15 @@ import type { ReleaseRecord } from '../../lib/ledger/release-records';
 import type { SyncPair, SyncStatus } from '../../lib/ledger/sync-status';
 import { FakeDns, fakeEngine, readyRecord, type FakeEngine } from './fake-engine';
 
+const fenceLog = vi.hoisted(() => {
+  const log: string[] = [];
+  return {
+    log,
+    set: async (_engine: unknown, record: { releaseId: string }, fence: { kind: string; toDnsName?: string }) => {
+      log.push(`${record.releaseId} ${fence.kind}${fence.toDnsName ? ` → ${fence.toDnsName}` : ''}`);
+    },
+  };
+});
 const fakes = vi.hoisted(() => {
   const state = {
     dns: undefined as unknown as import('./fake-engine').FakeDns,
@@ -31,6 +40,11 @@ const fakes = vi.hoisted(() => {
   return state;
 });
 
+// The load balancers' write fences: recorded in order (lib/release/write-fence.ts talks to ELBv2).
+vi.mock('../../lib/release/write-fence', async (original) => ({
+  ...(await original<typeof import('../../lib/release/write-fence')>()),
+  setWriteFence: fenceLog.set,
+}));
 vi.mock('../../lib/ledger/app-lock', async (original) => ({
   ...(await original<typeof import('../../lib/ledger/app-lock')>()),
   AppLock: { with: (_props: unknown, fn: (lock: unknown) => Promise<unknown>) => fn({ check: () => undefined }) },
@@ -51,6 +65,7 @@ vi.mock('../../lib/release/flip-guards', async (original) => ({
   assertReleaseHealthy: async () => undefined,
   isReleaseHealthy: async () => true,
   assertSyncAlive: async () => undefined,
+  assertNoDeadLetters: async () => undefined,
   // As the real guard: each sync within the lag gate, or refused.
   assertSyncsCaughtUp: async (engine: FakeEngine, pairs: readonly SyncPair[]) => {
     for (const pair of pairs) await fakes.waitCaughtUp(engine, pair, { maxLagMs: engine.definition.config.lagGateMs });
@@ -62,7 +77,7 @@ vi.mock('../../lib/release/data-steps', async (original) => ({
 }));
 vi.mock('../../lib/release/ensure-streams', () => ({ ensureStream: async () => undefined }));
 
-const { promoteVerb, LAG_GATE_FAILED } = await import('../../lib/release/promote-verb');
+const { promoteVerb, isFenced, LAG_GATE_FAILED } = await import('../../lib/release/promote-verb');
 
 let engine: FakeEngine;
 
@@ -118,6 +133,19 @@ describe('promote: the lag gate', () => {
     const gates = (await engine.store.get('sha-c'))!.checkpoints.gates!;
     expect(gates.ok).toBe(true);
     expect(gates.gates).toContainEqual({ name: 'lag', ok: true, detail: 'products: sync lag 300 ms, gate 1000 ms' });
+  });
+
+  it('moves writes with a fenced cut-over before the flip (one writer at every moment); weighted steps and --no-fence leave both open', async () => {
+    fakes.lagMs = 0;
+    fenceLog.log.length = 0;
+    const result = await promoteVerb(engine, { releaseId: 'sha-c' });
+    // held on the new release first (nobody writes there before it is current), then on the live one
+    expect(fenceLog.log).toEqual(['sha-c hold', 'sha-a hold', 'sha-c open', 'sha-a redirect → alb-sha-c.local']);
+    expect(result.record.checkpoints.cutOver).toMatchObject({ fromReleaseId: 'sha-a', toReleaseId: 'sha-c' });
+    expect(isFenced({})).toBe(true);
+    expect(isFenced({ steps: [100] })).toBe(true);
+    expect(isFenced({ steps: [10, 100] })).toBe(false);
+    expect(isFenced({ fence: false })).toBe(false);
   });
 
   it('GIVEN a failed lag gate WHEN the sync caught up and promote runs again THEN it passes and the failure is cleared', async () => {

@@ -8,6 +8,15 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ReleaseRecord } from '../../lib/ledger/release-records';
 import { FakeDns, fakeEngine, never, readyRecord, settle, type FakeEngine } from './fake-engine';
 
+const fenceLog = vi.hoisted(() => {
+  const log: string[] = [];
+  return {
+    log,
+    set: async (_engine: unknown, record: { releaseId: string }, fence: { kind: string; toDnsName?: string }) => {
+      log.push(`${record.releaseId} ${fence.kind}${fence.toDnsName ? ` → ${fence.toDnsName}` : ''}`);
+    },
+  };
+});
 const fakes = vi.hoisted(() => ({
   dns: undefined as unknown as import('./fake-engine').FakeDns,
   waitCaughtUp: vi.fn(),
@@ -15,6 +24,11 @@ const fakes = vi.hoisted(() => ({
   assertSyncsCaughtUp: vi.fn(),
 }));
 
+// The load balancers' write fences: recorded in order (lib/release/write-fence.ts talks to ELBv2).
+vi.mock('../../lib/release/write-fence', async (original) => ({
+  ...(await original<typeof import('../../lib/release/write-fence')>()),
+  setWriteFence: fenceLog.set,
+}));
 vi.mock('../../lib/ledger/app-lock', async (original) => ({
   ...(await original<typeof import('../../lib/ledger/app-lock')>()),
   AppLock: { with: (_props: unknown, fn: (lock: unknown) => Promise<unknown>) => fn({ check: () => undefined }) },
@@ -50,12 +64,45 @@ beforeEach(async () => {
   engine = fakeEngine();
   fakes.dns = new FakeDns();
   for (const f of [fakes.waitCaughtUp, fakes.ensureSyncRunning, fakes.assertSyncsCaughtUp]) f.mockReset().mockResolvedValue(undefined);
+  fenceLog.log.length = 0;
   await promotedOver();
+});
+
+describe('rollback moves writes back with a fenced cut-over before it flips', () => {
+  it('holds the previous release, then the live one, drains the reverse sync, opens the previous one and redirects the other to it; then flips', async () => {
+    const result = await rollbackVerb(engine);
+    expect(fenceLog.log).toEqual(['sha-a hold', 'sha-b hold', 'sha-a open', 'sha-b redirect → alb-sha-a.local']);
+    expect(fakes.waitCaughtUp).toHaveBeenCalledWith(engine, expect.objectContaining({ direction: 'reverse', sourceReleaseId: 'sha-b', targetReleaseId: 'sha-a' }), expect.objectContaining({ timeoutMs: 60_000 }));
+    expect(result.record.checkpoints.rollbackCutOver).toMatchObject({ fromReleaseId: 'sha-b', toReleaseId: 'sha-a', writePauseMs: expect.any(Number) });
+    expect(fakes.dns.routes).toEqual([[{ releaseId: 'sha-a', dnsName: 'alb-sha-a.local', weight: 100 }]]);
+  });
+
+  it('GIVEN the cut-over cannot drain WHEN rolling back THEN writes go back to the live release, the previous one redirects to it, nothing is routed, and the error says so', async () => {
+    fakes.waitCaughtUp.mockRejectedValueOnce(new Error('the reverse sync did not catch up within 60 s'));
+    await expect(rollbackVerb(engine)).rejects.toThrow(/did not catch up/);
+    expect(fenceLog.log).toEqual(['sha-a hold', 'sha-b hold', 'sha-b open', 'sha-a redirect → alb-sha-b.local']);
+    expect(fakes.dns.routes).toEqual([]);
+    expect(engine.io.withCode('RELEASE_I3121')[0]!.message).toMatch(/sha-b takes writes again, traffic unchanged/);
+    expect(engine.store.app).toMatchObject({ live: 'sha-b' });
+
+    // WHEN run again once the sync can drain, it cuts over and flips
+    await rollbackVerb(engine);
+    expect(fenceLog.log.slice(4)).toEqual(['sha-a hold', 'sha-b hold', 'sha-a open', 'sha-b redirect → alb-sha-a.local']);
+    expect(engine.store.app).toMatchObject({ live: 'sha-a', previous: 'sha-b' });
+  });
+
+  it('without a fence, both releases take writes while traffic moves back', async () => {
+    await rollbackVerb(engine, { fence: false });
+    expect(fenceLog.log).toEqual(['sha-b open', 'sha-a open']);
+    expect((await engine.store.get('sha-b'))!.checkpoints.rollbackCutOver).toBeUndefined();
+    expect(engine.store.app).toMatchObject({ live: 'sha-a', previous: 'sha-b' });
+  });
 });
 
 describe('rollback records its flip as its own step', () => {
   it('GIVEN a rollback killed after its flip (while draining) WHEN run again THEN it does not route again, drains from the flip and moves the live pointer', async () => {
-    fakes.waitCaughtUp.mockImplementationOnce(() => never());
+    // (the first wait is the cut-over's drain; the second, the drain after the flip, never ends)
+    fakes.waitCaughtUp.mockResolvedValueOnce(undefined).mockImplementationOnce(() => never());
     void rollbackVerb(engine);
     await settle();
     expect(fakes.dns.targets).toEqual([{ releaseId: 'sha-a', dnsName: 'alb-sha-a.local', weight: 100 }]);
@@ -69,7 +116,7 @@ describe('rollback records its flip as its own step', () => {
     // THEN nothing was routed again (no flip, and not an abort putting traffic back on B)
     expect(fakes.dns.routes.length).toBe(routed);
     expect(engine.io.codes()).not.toContain('RELEASE_I3117');
-    expect(engine.io.withCode<{ step: string }>('STEP_I3102').map((m) => m.data?.step)).toEqual(['syncs', 'flip']);
+    expect(engine.io.withCode<{ step: string }>('STEP_I3102').map((m) => m.data?.step)).toEqual(['syncs', 'cut-over', 'flip']);
     // AND the drain waited for what was written since the flip, not since the re-run
     expect(fakes.waitCaughtUp).toHaveBeenLastCalledWith(engine, expect.objectContaining({ direction: 'reverse', sourceReleaseId: 'sha-b' }), { sinceMs: flipTime });
     expect(fakes.ensureSyncRunning).toHaveBeenCalled();
