@@ -30,6 +30,7 @@ import { releaseIdFromBranch, releaseIdFromSha } from '../lib/manifest/table-man
 import type { ReleaseDefinition } from '../lib/release/definition';
 import type { ReleaseEngine } from '../lib/release/engine';
 import { assertPlanFits } from '../lib/release/plan-view';
+import { writeModeOf } from '../lib/release/write-modes';
 import { renderReleaseReport } from '../lib/release/release-report';
 import { Stackshift } from '../lib/release/stackshift';
 import { runSyncDaemon } from '../lib/release/sync-daemon';
@@ -190,7 +191,11 @@ program
     const stackshift = await stackshiftFor(g);
     const result = await stackshift.promote({ releaseId: await releaseIdOf(stackshift.engine, { sha: o.sha }), steps, intervalMs, allowLossyRollback: o.allowLossyRollback, fence: o.fence });
     const cut = result.record.checkpoints.cutOver;
-    output(g, { releaseId: result.releaseId, phase: result.phase, ...(cut ? { writePauseMs: cut.writePauseMs } : {}) }, () => `${result.releaseId}: ${result.phase}${cut ? ` (writes held ${cut.writePauseMs} ms)` : ''}`);
+    // The first release has no other stack: nothing to say about writes moving.
+    const writeMode = result.record.checkpoints.promoted?.previousReleaseId ? writeModeOf({ steps, fence: o.fence }) : undefined;
+    output(g, { releaseId: result.releaseId, phase: result.phase, ...(writeMode ? { writeMode } : {}), ...(cut ? { writePauseMs: cut.writePauseMs } : {}) }, () =>
+      `${result.releaseId}: ${result.phase}${cut ? ` (writes fenced, held ${cut.writePauseMs} ms)` : writeMode ? ' (two writers while clients moved)' : ''}`,
+    );
   });
 
 program
@@ -201,8 +206,9 @@ program
     const g = program.opts<Global>();
     const result = await (await stackshiftFor(g)).rollback({ fence: o.fence });
     const cut = result.record.checkpoints.rollbackCutOver;
-    output(g, { live: result.releaseId, rolledBack: result.record.releaseId, ...(cut ? { writePauseMs: cut.writePauseMs } : {}) }, () =>
-      `${result.releaseId} is live again (${result.record.releaseId} rolled back${cut ? `, writes held ${cut.writePauseMs} ms` : ''})`,
+    const writeMode = writeModeOf({ fence: o.fence });
+    output(g, { live: result.releaseId, rolledBack: result.record.releaseId, writeMode, ...(cut ? { writePauseMs: cut.writePauseMs } : {}) }, () =>
+      `${result.releaseId} is live again (${result.record.releaseId} rolled back${cut ? `, writes fenced, held ${cut.writePauseMs} ms` : ', two writers while clients moved'})`,
     );
   });
 

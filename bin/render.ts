@@ -55,5 +55,9 @@ export function renderPlan(p: PlanView): string {
   }
   lines.push(`copy estimate: ~${p.estimatedCopySeconds} s at ${p.estimateBasis} (stream retention ${p.streamRetentionSeconds / 3600} h: ${p.fitsRetention ? 'fits' : 'DOES NOT FIT'})`);
   lines.push(`rollback: ${p.losslessRollback ? 'lossless (every migration has a down)' : 'LOSSY — promote will need --allow-lossy-rollback'}`);
+  if (p.copyFrom) {
+    lines.push('writes at promote and rollback:');
+    for (const m of p.writeModes) lines.push(`  ${m.mode} (${m.command}): ${m.guarantee}`);
+  }
   return lines.join('\n');
 }

@@ -12,6 +12,7 @@ import { DEMO_IO, runCatalogDemo, type DemoSample } from './demo';
 import { estimateDemoSeconds, measureWriteCeiling } from './calibrate';
 import { renderDemoReport, renderDemoSvg } from './demo-report';
 import { userError } from '../../lib/errors';
+import { parseSteps } from '../../lib/dns/parse';
 import { defaultIoHost } from '../../lib/io';
 import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../../lib/local';
 import { loadConfig } from '../../lib/config/load-config';
@@ -38,6 +39,8 @@ const program = new Command('demo')
   .addOption(new Option('--writes <fraction>', 'share of requests that are writes').argParser(fraction).default(0.3))
   .option('--no-if-match', 'clients send no If-Match: shows what a client without preconditions risks across a flip')
   .option('--two-writers', 'two clients write each product, each with its own DNS cache: around a flip one can be on each stack')
+  .addOption(new Option('--steps <list>', 'promote v2 in these weighted steps, e.g. 25,100 (two writers while traffic moves; default one fenced step)').argParser(parseSteps))
+  .addOption(new Option('--cycles <n>', 'rollback + promote again cycles after the first promote').argParser(count).default(1))
   .option('--no-fence', 'rollback and promote let both stacks take writes while traffic moves (no fenced cut-over)')
   .option('--report <file>', 'write an HTML report with a plot of the run (a file ending in .svg: the plot alone)')
   .option('--keep', 'leave local AWS and the apps running at the end')
@@ -50,6 +53,8 @@ const opts = program.opts<{
   writes: number;
   ifMatch: boolean;
   twoWriters?: boolean;
+  steps?: number[];
+  cycles: number;
   fence: boolean;
   report?: string;
   keep?: boolean;
@@ -91,6 +96,8 @@ runMain(io, async () => {
       conditionalWrites: opts.ifMatch,
       writersPerProduct: opts.twoWriters ? 2 : 1,
       fence: opts.fence,
+      promoteSteps: opts.steps,
+      cycles: opts.cycles,
       onSample: (s) => samples.push(s),
     });
     repoDir = report.repoDir;
@@ -112,7 +119,7 @@ runMain(io, async () => {
       w(`products ${full.products} (${full.items} items), copied at ${full.copyItemsPerSec} items/s (${full.copyToCeiling} × this machine's ceiling of ${ceiling} items/s), forward-sync lag p99 ${full.lagP99Ms} ms`);
       w(`requests ${full.requests}, failed ${full.failedRequests}; acknowledged writes ${full.acknowledgedWrites}, lost ${full.lostWrites} (of them deletes undone: ${full.resurrected})`);
       w(
-        `writes held by the fence: ${full.fencedWrites} (longest ${full.maxWritePauseMs} ms; cut-overs held writes ${full.cutOverPausesMs.map((ms) => `${ms} ms`).join(', ') || 'never'}), redirected to the new stack: ${full.redirectedWrites}`,
+        `writes held by the fence: ${full.fencedWrites} (longest ${full.maxWritePauseMs} ms, p99 ${full.writePauseP99Ms} ms; cut-overs held writes ${full.cutOverPausesMs.map((ms) => `${ms} ms`).join(', ') || 'never'}), redirected to the new stack: ${full.redirectedWrites}`,
       );
       w(`writes that found their stack behind the client's last write and waited for the sync: ${full.heldWrites} (longest ${full.heldMaxMs} ms)`);
       // What went wrong, by name: a figure above zero must be explainable from this output alone.

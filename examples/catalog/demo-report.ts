@@ -23,7 +23,7 @@ export interface DemoMachineFigures {
 
 /** The report the page renders: a run's, with what a report written before issue 15 may lack made optional. */
 /** Figures a report of an earlier version lacks (before the write fence). */
-type FenceFigures = 'resurrected' | 'maxWritePauseMs' | 'fencedWrites' | 'redirectedWrites' | 'cutOverPausesMs';
+type FenceFigures = 'resurrected' | 'maxWritePauseMs' | 'writePauseP99Ms' | 'fencedWrites' | 'redirectedWrites' | 'cutOverPausesMs';
 
 export type DemoReportPage = Omit<DemoReport, 'shas' | 'startedAt' | 'settings' | 'traffic' | 'failures' | 'lost' | 'repoDir' | FenceFigures> &
   Partial<Pick<DemoReport, 'shas' | 'startedAt' | 'settings' | 'traffic' | 'failures' | 'lost' | 'repoDir' | FenceFigures>> &
@@ -228,7 +228,7 @@ export function renderDemoReport(report: DemoReportPage, samples: readonly DemoS
     facts.push([
       'traffic',
       `${num(s.ratePerSec)} requests/s through the public record, ${num(s.writeFraction * 100)} % of them writes, on ${num(s.hotProducts)} hot products; If-Match ${s.conditionalWrites ? 'on' : 'off'}` +
-        `${s.writersPerProduct === 2 ? '; two clients write each product' : ''}; promote in steps of ${s.promoteSteps.map((p) => `${num(p)} %`).join(', ')}` +
+        `${s.writersPerProduct === 2 ? '; two clients write each product' : ''}; promote in steps of ${s.promoteSteps.map((p) => `${num(p)} %`).join(', ')}${(s.cycles ?? 1) > 1 ? `; ${num(s.cycles)} rollback + promote cycles` : ''}` +
         `${s.fence === undefined ? '' : s.fence ? '; rollback and promote again fenced' : '; no write fence'}`,
     ]);
   }
@@ -251,7 +251,7 @@ export function renderDemoReport(report: DemoReportPage, samples: readonly DemoS
       ? ([
           [
             'writes held by the write fence',
-            `${num(report.fencedWrites ?? 0)}, the longest ${num(report.maxWritePauseMs)} ms; cut-overs held writes ${(report.cutOverPausesMs ?? []).map((ms) => `${num(ms)} ms`).join(', ') || 'never'}; ${num(report.redirectedWrites ?? 0)} redirected to the new stack`,
+            `${num(report.fencedWrites ?? 0)}, the longest ${num(report.maxWritePauseMs)} ms (99th percentile ${num(report.writePauseP99Ms ?? 0)} ms); cut-overs held writes ${(report.cutOverPausesMs ?? []).map((ms) => `${num(ms)} ms`).join(', ') || 'never'}; ${num(report.redirectedWrites ?? 0)} redirected to the new stack`,
           ],
         ] as [string, string][])
       : []),

@@ -51,8 +51,10 @@ export interface CatalogDemoProps {
   readonly writeFraction?: number;
   /** Whether clients send If-Match (traffic.ts). @default true */
   readonly conditionalWrites?: boolean;
-  /** Promote v2 in these weighted steps. @default [25, 100] */
+  /** Promote v2 in these weighted steps (two writers while traffic moves). @default [100]: one fenced step */
   readonly promoteSteps?: readonly number[];
+  /** Rollbacks, each followed by a promote again, after the first promote. @default 1 */
+  readonly cycles?: number;
   /**
    * Clients writing each product: 1 (a user edits their own things), or 2, each with its own DNS
    * cache, so that around a flip one can write on each stack. @default 1
@@ -94,8 +96,10 @@ export interface DemoTrafficSettings {
   /** Whether clients sent If-Match. */
   readonly conditionalWrites: boolean;
   readonly promoteSteps: readonly number[];
+  /** Rollback + promote again cycles after the first promote. */
+  readonly cycles: number;
   readonly writersPerProduct: 1 | 2;
-  /** Whether rollback and the one-step promote were fenced. */
+  /** Whether one-step promotes and rollbacks were fenced. */
   readonly fence: boolean;
 }
 
@@ -110,6 +114,8 @@ export interface DemoReport {
   readonly resurrected: number;
   /** The longest a client's write was held by a write fence before it was made. */
   readonly maxWritePauseMs: number;
+  /** The 99th percentile of the fence's holds, over the writes it held. */
+  readonly writePauseP99Ms: number;
   /** Acknowledged writes a fence held, and writes a stack redirected to the one taking writes. */
   readonly fencedWrites: number;
   readonly redirectedWrites: number;
@@ -215,7 +221,8 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     writeFraction: props.writeFraction ?? 0.3,
     hotProducts: hot,
     conditionalWrites: props.conditionalWrites ?? true,
-    promoteSteps: props.promoteSteps ?? [25, 100],
+    promoteSteps: props.promoteSteps ?? [100],
+    cycles: props.cycles ?? 1,
     writersPerProduct: writers,
     fence,
   };
@@ -239,11 +246,15 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
   const cutOverPausesMs: number[] = [];
   try {
     v2Release = await timed('release v2', () => releaseVerb(engine, { sha: repo.v2 }));
-    await timed('promote v2', () => promoteVerb(engine, { releaseId: v2Release!.releaseId, steps: props.promoteSteps ?? [25, 100], intervalMs: 3000 }));
-    const rolledBack = await timed('rollback', () => rollbackVerb(engine, { fence }));
-    if (rolledBack.record.checkpoints.rollbackCutOver) cutOverPausesMs.push(rolledBack.record.checkpoints.rollbackCutOver.writePauseMs);
-    const again = await timed('promote v2 again', () => promoteVerb(engine, { releaseId: v2Release!.releaseId, fence }));
-    if (again.record.checkpoints.cutOver) cutOverPausesMs.push(again.record.checkpoints.cutOver.writePauseMs);
+    const first = await timed('promote v2', () => promoteVerb(engine, { releaseId: v2Release!.releaseId, steps: settings.promoteSteps, intervalMs: 3000, fence }));
+    if (first.record.checkpoints.cutOver) cutOverPausesMs.push(first.record.checkpoints.cutOver.writePauseMs);
+    for (let cycle = 1; cycle <= settings.cycles; cycle++) {
+      const suffix = settings.cycles > 1 ? ` ${cycle}` : '';
+      const rolledBack = await timed(`rollback${suffix}`, () => rollbackVerb(engine, { fence }));
+      if (rolledBack.record.checkpoints.rollbackCutOver) cutOverPausesMs.push(rolledBack.record.checkpoints.rollbackCutOver.writePauseMs);
+      const again = await timed(`promote v2 again${suffix}`, () => promoteVerb(engine, { releaseId: v2Release!.releaseId, fence }));
+      if (again.record.checkpoints.cutOver) cutOverPausesMs.push(again.record.checkpoints.cutOver.writePauseMs);
+    }
     await timed('teardown v1', () => teardownVerb(engine, { releaseId: v1.releaseId, force: true }));
   } finally {
     report = await timed('stop traffic', async () => {
@@ -267,6 +278,7 @@ export async function runCatalogDemo(props: CatalogDemoProps): Promise<DemoRepor
     lostWrites: lost.lost.length,
     resurrected: lost.resurrected.length,
     maxWritePauseMs: Math.round(report.maxWritePauseMs),
+    writePauseP99Ms: Math.round(report.writePauseP99Ms),
     fencedWrites: report.fencedWrites,
     redirectedWrites: report.redirectedWrites,
     cutOverPausesMs,

@@ -96,6 +96,8 @@ export interface TrafficReport {
   readonly fencedWrites: number;
   /** The longest time a write was held by a fence, from its first held answer to its acknowledgement. */
   readonly maxWritePauseMs: number;
+  /** The 99th percentile of those holds, over the writes a fence held. */
+  readonly writePauseP99Ms: number;
   /** Acknowledged writes that a stack redirected to the one that takes writes. */
   readonly redirectedWrites: number;
   readonly latencyP50Ms: number;
@@ -178,6 +180,7 @@ class TrafficRun {
   private heldMaxMs = 0;
   private fenced = 0;
   private maxPauseMs = 0;
+  private readonly pauses: number[] = [];
   private redirected = 0;
   private skipped = 0;
   private readonly latencies: number[] = [];
@@ -233,6 +236,7 @@ class TrafficRun {
       heldMaxMs: this.heldMaxMs,
       fencedWrites: this.fenced,
       maxWritePauseMs: this.maxPauseMs,
+      writePauseP99Ms: percentile([...this.pauses].sort((a, b) => a - b), 0.99),
       redirectedWrites: this.redirected,
       latencyP50Ms: percentile(sorted, 0.5),
       latencyP99Ms: percentile(sorted, 0.99),
@@ -363,6 +367,7 @@ class TrafficRun {
       if (reply.pausedMs > 0) {
         this.fenced++;
         this.maxPauseMs = Math.max(this.maxPauseMs, reply.pausedMs);
+        this.pauses.push(reply.pausedMs);
       }
       if (reply.redirected) this.redirected++;
       this.lastAcked.set(id, reply.etag !== undefined ? { ...outcome, etag: reply.etag } : outcome);

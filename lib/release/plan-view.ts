@@ -10,6 +10,7 @@ import { releaseIdFromSha } from '../manifest/table-manifest';
 import { dataVersionsAt } from './definition';
 import type { ReleaseEngine } from './engine';
 import { phaseOf, type Phase } from './phase';
+import { writeModesFor, type WriteModeView } from './write-modes';
 
 export interface TablePlan {
   readonly table: string;
@@ -40,6 +41,8 @@ export interface PlanView {
   readonly streamRetentionSeconds: number;
   readonly fitsRetention: boolean;
   readonly losslessRollback: boolean;
+  /** How a promote of this release can move writes, and what each way guarantees. */
+  readonly writeModes: readonly WriteModeView[];
 }
 
 export const PLAN_EXCEEDS_RETENTION = 'PLAN_EXCEEDS_RETENTION';
@@ -92,6 +95,7 @@ export async function planView(engine: ReleaseEngine, ref: string): Promise<Plan
     // Copy and catch-up must end well inside retention: half of it, so a slow day still fits.
     fitsRetention: estimatedCopySeconds <= streamRetentionSeconds / 2,
     losslessRollback: tables.every((t) => t.reversible),
+    writeModes: writeModesFor(sha),
   };
 }
 

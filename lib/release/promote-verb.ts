@@ -19,6 +19,7 @@ import { cutOver, openWrites } from './cut-over';
 import { ensureStream } from './ensure-streams';
 import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakesAllTraffic, isReleaseHealthy, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
+import { guaranteeOf, isFenced, writeModeOf } from './write-modes';
 import { isPromotable, phaseOf } from './phase';
 import { reconcile } from './reconcile';
 import type { GateSnapshot, ReleaseRecord } from '../ledger/release-records';
@@ -46,12 +47,6 @@ export interface PromoteVerbOptions {
    * steps keep two writers by nature and never fence. @default true when all traffic moves at once
    */
   readonly fence?: boolean;
-}
-
-/** Whether a promote with these options moves writes with a fenced cut-over. */
-export function isFenced(options: { readonly steps?: readonly number[]; readonly fence?: boolean }): boolean {
-  const oneStep = !options.steps || (options.steps.length === 1 && options.steps[0] === 100);
-  return oneStep && options.fence !== false;
 }
 
 export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOptions): Promise<VerbResult> {
@@ -109,6 +104,10 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
     }
     const previousId = previous?.releaseId ?? null;
     const fenced = Boolean(previous) && isFenced(options);
+    if (previous) {
+      const mode = writeModeOf(options);
+      RELEASE_IO.RELEASE_I3122.emit(engine.io, `writes move ${mode}: ${guaranteeOf(mode)}`, { releaseId: r.releaseId, mode, guarantee: guaranteeOf(mode) });
+    }
     const ttlMs = engine.definition.config.recordTtlSeconds * 1000;
     // The two syncs that keep both sides current while both can take writes.
     const forward: SyncPair | undefined = previous ? { direction: 'forward', sourceReleaseId: previous.releaseId, targetReleaseId: r.releaseId } : undefined;

@@ -16,6 +16,7 @@ import { AppLock, whoAmI } from '../ledger/app-lock';
 import type { ReleaseEngine } from './engine';
 import { assertNoDeadLetters, assertReleaseHealthy, assertSyncsCaughtUp, assertTakesAllTraffic, routerOf, trafficShares } from './flip-guards';
 import { RELEASE_IO } from './messages';
+import { guaranteeOf, isFenced, writeModeOf } from './write-modes';
 import { phaseOf } from './phase';
 import { closeOpenRuns, reconcile } from './reconcile';
 import { cutOver, openWrites } from './cut-over';
@@ -81,7 +82,9 @@ export async function rollbackVerb(engine: ReleaseEngine, options: RollbackVerbO
     // Each step is done once the flip is: after it, a refusal could only strand traffic on the
     // previous release with the live pointer unmoved; the drain restarts the reverse sync itself.
     const flipped = (cur: ReleaseRecord) => Boolean(cur.checkpoints.rolledBackAt || cur.checkpoints.rollbackFlippedAt);
-    const fenced = options.fence !== false;
+    const fenced = isFenced(options);
+    const mode = writeModeOf(options);
+    RELEASE_IO.RELEASE_I3122.emit(engine.io, `writes move ${mode}: ${guaranteeOf(mode)}`, { releaseId: previous.releaseId, mode, guarantee: guaranteeOf(mode) });
     r = await reconcile(
       engine,
       r,

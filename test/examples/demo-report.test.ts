@@ -147,7 +147,7 @@ const passing: DemoReportPage = {
   releases: { v1: 'sha-0123456789ab', v2: 'sha-fedcba987654' },
   shas: { v1: '0123456789abcdef0123456789abcdef01234567', v2: 'fedcba9876543210fedcba9876543210fedcba98' },
   startedAt: '2026-12-03T20:51:26.041Z',
-  settings: { ratePerSec: 40, writeFraction: 0.3, hotProducts: 5000, conditionalWrites: true, promoteSteps: [25, 100], writersPerProduct: 1, fence: true },
+  settings: { ratePerSec: 40, writeFraction: 0.3, hotProducts: 5000, conditionalWrites: true, promoteSteps: [25, 100], cycles: 1, writersPerProduct: 1, fence: true },
   totalSeconds: 185,
   estimatedSeconds: 170,
   emulatorCeilingItemsPerSec: 12_345,

@@ -99,6 +99,10 @@ describe('release lifecycle through the CLI', () => {
     // the stack's resources, each with what a deploy would do to it (all new here)
     const resources = (plan.result as { resources: { logicalId: string; type: string; action: string }[] }).resources;
     expect(resources.filter((r) => r.type === 'AWS::DynamoDB::Table').map((r) => r.action)).toEqual(['add', 'add']);
+    // and both ways a promote can move writes, each with what it guarantees
+    const modes = (plan.result as { writeModes: { mode: string; command: string; guarantee: string }[] }).writeModes;
+    expect(modes.map((m) => m.mode)).toEqual(['fenced', 'two-writers']);
+    expect(modes[1]!.command).toContain('--steps');
     // the plan of the live release says so, and copies nothing from itself
     const livePlan = await cli(['plan', '--sha', repo.v1]);
     expectOk(livePlan);
@@ -127,7 +131,11 @@ describe('release lifecycle through the CLI', () => {
     await putProduct(baseUrl(v1), 'lc-forward', 1);
 
     // WHEN v2 is promoted (in two weighted steps)
-    expectOk(await cli(['promote', '--sha', repo.v2, '--steps', '50,100', '--interval', '0s']));
+    const weighted = await cli(['promote', '--sha', repo.v2, '--steps', '50,100', '--interval', '0s']);
+    expectOk(weighted);
+    // weighted steps keep two writers, and say so
+    expect(weighted.result).toMatchObject({ phase: 'Live', writeMode: 'two-writers' });
+    expect(weighted.result).not.toHaveProperty('writePauseMs');
     expect(await getRev(baseUrl(v2), 'lc-forward')).toBe(1);
     // AND a client writes on v2
     await putProduct(baseUrl(v2), 'lc-rollback', 7);
@@ -135,12 +143,16 @@ describe('release lifecycle through the CLI', () => {
     // WHEN rolled back
     const rb = await cli(['rollback']);
     expectOk(rb);
+    // moved writes back with a fenced cut-over (the default), and measured how long they were held
+    expect(rb.result).toMatchObject({ live: v1, writeMode: 'fenced', writePauseMs: expect.any(Number) });
     // THEN v1 is live and has the write made on v2 (through down)
     expect(await getRev(baseUrl(v1), 'lc-rollback')).toBe(7);
     expect((await store().appState()).live).toBe(v1);
 
     // WHEN promoted again and v1 torn down (refused inside the rollback window, then forced)
-    expectOk(await cli(['promote', '--sha', repo.v2]));
+    const again = await cli(['promote', '--sha', repo.v2]);
+    expectOk(again);
+    expect(again.result).toMatchObject({ phase: 'Live', writeMode: 'fenced', writePauseMs: expect.any(Number) });
     expectUserError(await cli(['teardown', '--sha', repo.v1]), 'TEARDOWN_IN_WINDOW');
     expect(await verifyProducts(v1, v2, 1, 2)).toBe(0);
     // AND the forward sync v1 → v2 is not running (stopped here; a crash does the same) when

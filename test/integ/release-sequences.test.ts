@@ -96,7 +96,7 @@ describe('sequences of verbs keep every acknowledged write and leave traffic whe
     // it drained from its flip, routing nothing again (neither a second flip nor an abort back to B)
     expect(codes(resumed)).not.toContain('DNS_I7000');
     expect(codes(resumed)).not.toContain('RELEASE_I3117');
-    expect(resumed.messages.filter((m) => m.code === 'STEP_I3102').map((m) => m.data?.step)).toEqual(['syncs', 'flip']);
+    expect(resumed.messages.filter((m) => m.code === 'STEP_I3102').map((m) => m.data?.step)).toEqual(['syncs', 'cut-over', 'flip']);
     expect(release(await status(), a)).toMatchObject({ live: true, trafficPercent: 100 });
     expect(await getRev(url(a), 'sq-b')).toBe(2);
     // AND B torn down (a release rolled back from is no rollback target: no window applies)

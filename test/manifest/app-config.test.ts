@@ -18,7 +18,7 @@ describe('parseAppConfig', () => {
   it('applies the defaults', () => {
     // GIVEN the smallest config / WHEN it is parsed
     const config = parseAppConfig({ app: 'catalog', zoneName: 'catalog.example.test' });
-    // THEN record name, fleet, flip, rollback window, gc, gate and estimate settings take their defaults
+    // THEN record name, fleet, flip, rollback window, gc, gate, write drain and estimate settings take their defaults
     expect(config).toEqual({
       app: 'catalog',
       zoneName: 'catalog.example.test',
@@ -29,6 +29,7 @@ describe('parseAppConfig', () => {
       rollbackWindowMinutes: 60,
       branchTtlHours: 72,
       lagGateMs: 1000,
+      writeDrainMs: 1000,
       copyItemsPerSecond: 5000,
       streamRetentionHours: 24,
     });

@@ -77,7 +77,8 @@ vi.mock('../../lib/release/data-steps', async (original) => ({
 }));
 vi.mock('../../lib/release/ensure-streams', () => ({ ensureStream: async () => undefined }));
 
-const { promoteVerb, isFenced, LAG_GATE_FAILED } = await import('../../lib/release/promote-verb');
+const { promoteVerb, LAG_GATE_FAILED } = await import('../../lib/release/promote-verb');
+const { isFenced } = await import('../../lib/release/write-modes');
 
 let engine: FakeEngine;
 
