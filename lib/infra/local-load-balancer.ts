@@ -96,7 +96,9 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, answer: List
     }
     return;
   }
-  const headers = { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? LOOPBACK, 'x-forwarded-proto': 'http', 'x-forwarded-port': String(LISTENER_PORT) };
+  // Hop-by-hop headers describe the client's connection, not the app's (RFC 9110 7.6.1): this
+  // connection to the app is kept alive and framed by Node itself.
+  const headers = { ...withoutHopByHop(req.headers), 'x-forwarded-for': req.socket.remoteAddress ?? LOOPBACK, 'x-forwarded-proto': 'http', 'x-forwarded-port': String(LISTENER_PORT) };
   const upstream = http.request({ host: LOOPBACK, port: appPort, method: req.method, path: req.url, headers, agent }, (reply) => {
     res.writeHead(reply.statusCode ?? 502, reply.headers);
     reply.pipe(res);
@@ -107,6 +109,12 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, answer: List
     res.end(`502 Bad Gateway: ${e.message}\n`);
   });
   req.pipe(upstream);
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
 }
 
 /** The ARN of the port-80 listener of the load balancer named `dnsName`. */

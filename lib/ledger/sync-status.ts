@@ -38,12 +38,16 @@ export interface SyncStatus {
   readonly stopRequested?: boolean;
   readonly stoppedAt?: string;
   readonly error?: string;
+  /** Until then the daemon reports every FAST_HEARTBEAT_MS: a cut-over waits on its report, with writes held. */
+  readonly fastBeatUntilMs?: number;
   /** Set by teardown: this sync reads or writes a release that is gone, and never runs again. */
   readonly retiredAt?: string;
 }
 
 /** How often a running daemon writes its status; `stale` is judged against it. */
 export const SYNC_HEARTBEAT_MS = 1000;
+/** How often it writes it while someone waits on it with writes held (`requestFastBeat`). */
+export const FAST_HEARTBEAT_MS = 100;
 
 export function syncKey(pair: SyncPair): { pk: string; sk: string } {
   return { ...syncStatusKey(pair.sourceReleaseId, pair.targetReleaseId) };
@@ -52,6 +56,29 @@ export function syncKey(pair: SyncPair): { pk: string; sk: string } {
 export async function readSyncStatus(ledger: Ledger, pair: SyncPair): Promise<SyncStatus | undefined> {
   const out = await ledger.client.send(new GetCommand({ TableName: ledger.tableName, Key: syncKey(pair), ConsistentRead: true }));
   return out.Item as SyncStatus | undefined;
+}
+
+/** How long a daemon waits before its next report, given what its last report read back. */
+export function nextBeatMs(status: Pick<SyncStatus, 'fastBeatUntilMs'> | undefined, nowMs: number): number {
+  return (status?.fastBeatUntilMs ?? 0) > nowMs ? FAST_HEARTBEAT_MS : SYNC_HEARTBEAT_MS;
+}
+
+/**
+ * Asks a running daemon to report every FAST_HEARTBEAT_MS until `untilMs` (from its next beat on):
+ * a drain with writes held then learns within a tenth of a second that the sync is past it.
+ */
+export async function requestFastBeat(ledger: Ledger, pair: SyncPair, untilMs: number): Promise<void> {
+  await ledger.client.send(
+    new UpdateCommand({
+      TableName: ledger.tableName,
+      Key: syncKey(pair),
+      UpdateExpression: 'SET fastBeatUntilMs = :u',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':u': untilMs },
+    }),
+  ).catch((e: unknown) => {
+    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+  });
 }
 
 /** Asks a running daemon to stop (it exits within a heartbeat). */

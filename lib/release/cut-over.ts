@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf } from '../errors';
 import type { CutOverRecord, ReleaseRecord } from '../ledger/release-records';
-import type { SyncPair } from '../ledger/sync-status';
+import { FAST_HEARTBEAT_MS, requestFastBeat, type SyncPair } from '../ledger/sync-status';
 import type { ReleaseEngine } from './engine';
 import { assertNoDeadLetters } from './flip-guards';
 import { RELEASE_IO } from './messages';
@@ -40,15 +40,18 @@ export async function cutOver(engine: ReleaseEngine, props: CutOverProps): Promi
   const heldMs = engine.clock();
   RELEASE_IO.RELEASE_I3119.emit(engine.io, `writes held on ${from.releaseId}; draining the ${sync.direction} sync to ${to.releaseId}`, { releaseId: to.releaseId, heldReleaseId: from.releaseId });
   let drainedMs: number;
+  const drainMs = engine.definition.config.writeDrainMs;
   try {
-    const drainMs = engine.definition.config.writeDrainMs;
+    // Writes are held from here: the sync reports at once when it is past the hold, not a beat later.
+    await requestFastBeat(engine.ledger, sync, heldMs + drainMs + DRAIN_TIMEOUT_MS);
     await sleep(drainMs);
     await ensureSyncRunning(engine, sync);
     // Caught up past the moment the last write inside `from`'s app could have been made.
-    await waitCaughtUp(engine, sync, { sinceMs: heldMs + drainMs, timeoutMs: DRAIN_TIMEOUT_MS });
+    await waitCaughtUp(engine, sync, { sinceMs: heldMs + drainMs, timeoutMs: DRAIN_TIMEOUT_MS, pollMs: FAST_HEARTBEAT_MS / 2 });
     await assertNoDeadLetters(engine, sync);
     drainedMs = engine.clock();
   } catch (e) {
+    await requestFastBeat(engine.ledger, sync, 0).catch(() => undefined);
     // Writes go back where traffic is; a write that reaches `to` is sent there too.
     await setWriteFence(engine, from, { kind: 'open' });
     await setWriteFence(engine, to, { kind: 'redirect', toDnsName: engine.albDnsName(from) });
@@ -62,6 +65,7 @@ export async function cutOver(engine: ReleaseEngine, props: CutOverProps): Promi
   await setWriteFence(engine, to, { kind: 'open' });
   await setWriteFence(engine, from, { kind: 'redirect', toDnsName: engine.albDnsName(to) });
   const movedMs = engine.clock();
+  await requestFastBeat(engine.ledger, sync, 0);
   const record: CutOverRecord = {
     fromReleaseId: from.releaseId,
     toReleaseId: to.releaseId,

@@ -14,7 +14,7 @@ import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isStreamOn, latestStreamOf } from '../data/stream/table-stream';
 import { TableSync } from '../data/stream/table-sync';
 import { messageOf, userError } from '../errors';
-import { syncKey, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus, type TableSyncStatus } from '../ledger/sync-status';
+import { nextBeatMs, syncKey, SYNC_HEARTBEAT_MS, type SyncPair, type SyncStatus, type TableSyncStatus } from '../ledger/sync-status';
 import { keyTypesOf } from '../manifest/table-manifest';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';
@@ -134,6 +134,7 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
     ),
   );
 
+  let beatMs = SYNC_HEARTBEAT_MS;
   const writeStatus = async (extra: Partial<SyncStatus> = {}): Promise<boolean> => {
     const tables: Record<string, TableSyncStatus> = {};
     let lagMs = 0;
@@ -163,6 +164,7 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
         ReturnValues: 'ALL_NEW',
       }),
     );
+    beatMs = nextBeatMs(out.Attributes as SyncStatus | undefined, engine.clock());
     return out.Attributes?.stopRequested === true;
   };
 
@@ -170,7 +172,7 @@ export async function runSyncDaemon(engine: ReleaseEngine, pair: SyncPair, signa
   let done = false;
   void all.then(() => (done = true));
   while (!done && !abort.signal.aborted) {
-    await new Promise((r) => setTimeout(r, SYNC_HEARTBEAT_MS));
+    await new Promise((r) => setTimeout(r, beatMs));
     try {
       if (await writeStatus()) abort.abort();
     } catch (e) {

@@ -135,7 +135,7 @@ export function assertRunning(engine: ReleaseEngine, pair: SyncPair, status: Syn
 export async function waitCaughtUp(
   engine: ReleaseEngine,
   pair: SyncPair,
-  options: { readonly sinceMs: number; readonly maxLagMs?: number; readonly timeoutMs?: number },
+  options: { readonly sinceMs: number; readonly maxLagMs?: number; readonly timeoutMs?: number; /** @default 250 */ readonly pollMs?: number },
 ): Promise<SyncStatus> {
   const deadline = engine.clock() + (options.timeoutMs ?? 10 * 60_000);
   let lastReport = 0;
@@ -154,6 +154,6 @@ export async function waitCaughtUp(
         RELEASE_IO.RELEASE_I3111.emit(engine.io, `${pair.direction} sync of ${table}: lag ${t.lagMs} ms, ${t.pendingShards} shard(s) not read yet`, { releaseId: pair.targetReleaseId, table, lagMs: t.lagMs, caughtUp: running.caughtUp });
       }
     }
-    await sleep(250);
+    await sleep(options.pollMs ?? 250);
   }
 }

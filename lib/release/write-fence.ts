@@ -1,17 +1,19 @@
 /**
- * The write fence: during a cut-over exactly one stack takes writes. It is one rule on a release's
- * load balancer listener, at priority 1, matching the write methods, so writes never reach the app
- * while reads are served as before:
+ * The write fence: during a cut-over exactly one stack takes writes. It is one or two rules on a
+ * release's load balancer listener, at priorities 1 and 2, matching the write methods, so writes
+ * never reach the app while reads are served as before:
  *
  * - `hold`: the load balancer answers 503 itself (the write was not made, so a retry is safe). ALB
  *   fixed responses carry no headers, so the body says when to retry (`retryAfterMs`).
- * - `redirect`: a 302 to the release that takes writes now, by its own load balancer name (302
- *   keeps PUT, PATCH and DELETE; clients that cached the old DNS answer follow it).
+ * - `redirect`: PUT, PATCH and DELETE get a 302 to the release that takes writes now, by its own
+ *   load balancer name (clients keep those methods on a 302; clients that cached the old DNS answer
+ *   follow it). POST stays held: clients turn a POST into a GET on a 302 (ALB has no 307), and a
+ *   held POST sent again reaches the new stack once the client's DNS answer expires.
  * - `open`: no rule: the app takes writes.
  *
- * The engine writes the rule through the ELBv2 API, and counts it in force only once a probe through
- * the release's own endpoint gets the rule's answer: load balancers apply rule changes within seconds,
- * not at once.
+ * The engine writes the rules through the ELBv2 API, and counts them in force only once probes
+ * through the release's own endpoint get their answers: load balancers apply rule changes within
+ * seconds, not at once.
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -30,15 +32,17 @@ import type { ReleaseRecord } from '../ledger/release-records';
 import { RELEASE_OUTPUTS } from '../../stacks/release-stack';
 import type { ReleaseEngine } from './engine';
 
-/** The listener rule priority stackshift keeps for its fence; a team's own rules must not use it. */
-export const FENCE_RULE_PRIORITY = '1';
+/** The listener rule priorities stackshift keeps for its fence; a team's own rules must not use them. */
+export const FENCE_RULE_PRIORITIES = [1, 2] as const;
 /** The code in the body of a held write's 503. */
 export const WRITES_FENCED = 'WRITES_FENCED';
 /** What a client waits before it sends a held write again. */
 export const FENCE_RETRY_AFTER_MS = 250;
 /** The methods that write. A team's app that writes on GET is outside what a fence can hold. */
 export const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
-/** The path of the probe: a write method on it meets the fence, or the app (which answers what it will). */
+/** The write methods clients send again unchanged to a 302's Location. */
+const REDIRECTABLE_METHODS = ['PUT', 'PATCH', 'DELETE'] as const;
+/** The path of the probes: a write method on it meets the fence, or the app (which answers what it will, and should write nothing). */
 const PROBE_PATH = '/.well-known/stackshift/fence-probe';
 const PROBE_TIMEOUT_MS = 30_000;
 const PROBE_EVERY_MS = 25;
@@ -55,39 +59,54 @@ export interface FencedBody {
 }
 
 /**
- * Puts `fence` on `record`'s load balancer and waits until it is in force (a probe through the
- * release's endpoint gets its answer). Idempotent.
+ * Puts `fence` on `record`'s load balancer and waits until it is in force (probes through the
+ * release's endpoint get its answers). Idempotent.
  */
 export async function setWriteFence(engine: ReleaseEngine, record: ReleaseRecord, fence: WriteFence): Promise<void> {
   const listenerArn = await listenerOf(engine, record);
-  const rules = (await engine.elbv2.send(new DescribeRulesCommand({ ListenerArn: listenerArn }))).Rules ?? [];
-  const current = rules.find((r) => r.Priority === FENCE_RULE_PRIORITY);
-  if (fence.kind === 'open') {
-    if (current?.RuleArn) await engine.elbv2.send(new DeleteRuleCommand({ RuleArn: current.RuleArn }));
-    await probeUntil(engine, record, fence, '');
-    return;
+  const current = new Map<number, string>();
+  for (const rule of (await engine.elbv2.send(new DescribeRulesCommand({ ListenerArn: listenerArn }))).Rules ?? []) {
+    if (rule.RuleArn && FENCE_RULE_PRIORITIES.some((p) => String(p) === rule.Priority)) current.set(Number(rule.Priority), rule.RuleArn);
   }
   const nonce = randomUUID();
-  const actions = [actionOf(record, fence, nonce)];
-  const conditions: RuleCondition[] = [{ Field: 'http-request-method', HttpRequestMethodConfig: { Values: [...WRITE_METHODS] } }];
-  if (current?.RuleArn) {
-    await engine.elbv2.send(new ModifyRuleCommand({ RuleArn: current.RuleArn, Conditions: conditions, Actions: actions }));
-  } else {
-    await engine.elbv2.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: Number(FENCE_RULE_PRIORITY), Conditions: conditions, Actions: actions }));
+  const wanted = rulesOf(record, fence, nonce);
+  // Never a moment that lets through a write that both the old and the new rules hold: the POST
+  // hold goes on before rule 1 narrows to a redirect, and comes off after rule 1 widens to a hold.
+  for (const priority of wanted.has(2) ? [2, 1] : [1, 2]) {
+    const rule = wanted.get(priority);
+    const arn = current.get(priority);
+    if (!rule) {
+      if (arn) await engine.elbv2.send(new DeleteRuleCommand({ RuleArn: arn }));
+    } else if (arn) {
+      await engine.elbv2.send(new ModifyRuleCommand({ RuleArn: arn, Conditions: rule.conditions, Actions: [rule.action] }));
+    } else {
+      await engine.elbv2.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: priority, Conditions: rule.conditions, Actions: [rule.action] }));
+    }
   }
   await probeUntil(engine, record, fence, nonce);
 }
 
-function actionOf(record: ReleaseRecord, fence: Exclude<WriteFence, { kind: 'open' }>, nonce: string): Action {
-  if (fence.kind === 'hold') {
-    const body: FencedBody = { code: WRITES_FENCED, releaseId: record.releaseId, retryAfterMs: FENCE_RETRY_AFTER_MS, fence: nonce };
-    return { Type: 'fixed-response', Order: 1, FixedResponseConfig: { StatusCode: '503', ContentType: 'application/json', MessageBody: JSON.stringify(body) } };
-  }
-  return {
+interface FenceRule {
+  readonly conditions: RuleCondition[];
+  readonly action: Action;
+}
+
+/** The fence's listener rules by priority. */
+function rulesOf(record: ReleaseRecord, fence: WriteFence, nonce: string): Map<number, FenceRule> {
+  const methods = (values: readonly string[]): RuleCondition[] => [{ Field: 'http-request-method', HttpRequestMethodConfig: { Values: [...values] } }];
+  const body: FencedBody = { code: WRITES_FENCED, releaseId: record.releaseId, retryAfterMs: FENCE_RETRY_AFTER_MS, fence: nonce };
+  const hold: Action = { Type: 'fixed-response', Order: 1, FixedResponseConfig: { StatusCode: '503', ContentType: 'application/json', MessageBody: JSON.stringify(body) } };
+  if (fence.kind === 'open') return new Map();
+  if (fence.kind === 'hold') return new Map([[1, { conditions: methods(WRITE_METHODS), action: hold }]]);
+  const redirect: Action = {
     Type: 'redirect',
     Order: 1,
     RedirectConfig: { StatusCode: 'HTTP_302', Protocol: 'HTTP', Host: fence.toDnsName.replace(/\.$/, ''), Port: '80', Path: '/#{path}', Query: '#{query}' },
   };
+  return new Map([
+    [1, { conditions: methods(REDIRECTABLE_METHODS), action: redirect }],
+    [2, { conditions: methods(['POST']), action: hold }],
+  ]);
 }
 
 /** The release's HTTP listener (port 80) on its load balancer. */
@@ -100,16 +119,16 @@ async function listenerOf(engine: ReleaseEngine, record: ReleaseRecord): Promise
   return http80.ListenerArn;
 }
 
-/** Sends the probe write until the release's endpoint answers as `fence` says. */
+/** Sends probe writes (a DELETE and a POST) until the release's endpoint answers both as `fence` says. */
 async function probeUntil(engine: ReleaseEngine, record: ReleaseRecord, fence: WriteFence, nonce: string): Promise<void> {
   const baseUrl = await engine.baseUrlOf(record);
   const deadline = engine.clock() + PROBE_TIMEOUT_MS;
   let last: string;
   for (;;) {
     try {
-      const reply = await probe(baseUrl);
-      last = `${reply.status} ${reply.location ?? reply.body.slice(0, 80)}`;
-      if (answers(reply, fence, nonce)) return;
+      const replies = await Promise.all(PROBE_METHODS.map((method) => probe(baseUrl, method)));
+      last = replies.map((r, i) => `${PROBE_METHODS[i]}: ${r.status} ${r.location ?? r.body.slice(0, 80)}`).join('; ');
+      if (replies.every((r, i) => answers(PROBE_METHODS[i]!, r, fence, nonce))) return;
     } catch (e) {
       last = (e as Error).message;
     }
@@ -126,8 +145,11 @@ interface ProbeReply {
   readonly body: string;
 }
 
-function answers(reply: ProbeReply, fence: WriteFence, nonce: string): boolean {
-  if (fence.kind === 'hold') return reply.status === 503 && fencedBodyOf(reply.body)?.fence === nonce;
+const PROBE_METHODS = ['DELETE', 'POST'] as const;
+
+function answers(method: (typeof PROBE_METHODS)[number], reply: ProbeReply, fence: WriteFence, nonce: string): boolean {
+  const held = reply.status === 503 && fencedBodyOf(reply.body)?.fence === nonce;
+  if (fence.kind === 'hold' || (fence.kind === 'redirect' && method === 'POST')) return held;
   if (fence.kind === 'redirect') return reply.status === 302 && new URL(reply.location ?? 'http://invalid').hostname === fence.toDnsName.replace(/\.$/, '').toLowerCase();
   // Open: the app answered (anything but the fence's own answers).
   return !(reply.status === 503 && fencedBodyOf(reply.body)) && reply.status !== 302;
@@ -143,9 +165,9 @@ export function fencedBodyOf(text: string): FencedBody | undefined {
   }
 }
 
-function probe(baseUrl: string): Promise<ProbeReply> {
+function probe(baseUrl: string, method: string): Promise<ProbeReply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(PROBE_PATH, baseUrl), { method: 'DELETE', agent: false, timeout: 2000 }, (res) => {
+    const req = http.request(new URL(PROBE_PATH, baseUrl), { method, agent: false, timeout: 2000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
