@@ -67,29 +67,25 @@ export function nextBeatMs(status: Pick<SyncStatus, 'fastBeatUntilMs'> | undefin
  * Asks a running daemon to report every FAST_HEARTBEAT_MS until `untilMs` (from its next beat on):
  * a drain with writes held then learns within a tenth of a second that the sync is past it.
  */
-export async function requestFastBeat(ledger: Ledger, pair: SyncPair, untilMs: number): Promise<void> {
-  await ledger.client.send(
-    new UpdateCommand({
-      TableName: ledger.tableName,
-      Key: syncKey(pair),
-      UpdateExpression: 'SET fastBeatUntilMs = :u',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':u': untilMs },
-    }),
-  ).catch((e: unknown) => {
-    if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
-  });
+export function requestFastBeat(ledger: Ledger, pair: SyncPair, untilMs: number): Promise<void> {
+  return askDaemon(ledger, pair, 'fastBeatUntilMs', untilMs);
 }
 
 /** Asks a running daemon to stop (it exits within a heartbeat). */
-export async function requestSyncStop(ledger: Ledger, pair: SyncPair): Promise<void> {
+export function requestSyncStop(ledger: Ledger, pair: SyncPair): Promise<void> {
+  return askDaemon(ledger, pair, 'stopRequested', true);
+}
+
+/** Sets a request on a sync's status item, which its daemon reads back at every beat; no item, no daemon: nothing to ask. */
+async function askDaemon(ledger: Ledger, pair: SyncPair, attribute: 'fastBeatUntilMs' | 'stopRequested', value: number | boolean): Promise<void> {
   await ledger.client.send(
     new UpdateCommand({
       TableName: ledger.tableName,
       Key: syncKey(pair),
-      UpdateExpression: 'SET stopRequested = :t',
+      UpdateExpression: 'SET #a = :v',
       ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':t': true },
+      ExpressionAttributeNames: { '#a': attribute },
+      ExpressionAttributeValues: { ':v': value },
     }),
   ).catch((e: unknown) => {
     if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;

@@ -11,30 +11,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../lib/local/paths';
+import type { DemoReport } from '../../examples/catalog/demo';
 
-interface DemoJson {
-  readonly items: number;
+/** What `--json` prints: the driver's report, with the figures demo-main adds against this machine's ceiling. */
+type DemoJson = DemoReport & {
   readonly emulatorCeilingItemsPerSec: number;
   readonly estimatedSeconds: number;
   readonly copyToCeiling: number;
-  readonly requests: number;
-  readonly failedRequests: number;
-  readonly acknowledgedWrites: number;
-  readonly heldWrites: number;
-  readonly lostWrites: number;
-  readonly resurrected: number;
-  readonly maxWritePauseMs: number;
-  readonly writePauseP99Ms: number;
-  readonly fencedWrites: number;
-  readonly redirectedWrites: number;
-  readonly cutOverPausesMs: readonly number[];
-  readonly copyItemsPerSec: number;
-  readonly lagP99Ms: number;
-  readonly lagSamples: number;
-  readonly phases: Record<string, number>;
-  readonly failures: unknown[];
-  readonly lost: unknown[];
-}
+};
 
 function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'examples', 'catalog', 'demo-main.ts'), ...args], { cwd: PACKAGE_ROOT, env: process.env });
