@@ -36,8 +36,8 @@ import type { ReleaseEngine } from './engine';
 export const FENCE_RULE_PRIORITIES = [1, 2] as const;
 /** The code in the body of a held write's 503. */
 export const WRITES_FENCED = 'WRITES_FENCED';
-/** What a client waits before it sends a held write again. */
-export const FENCE_RETRY_AFTER_MS = 250;
+/** What a client waits before it sends a held write again: the load balancer answers it, not the app, so often is cheap. */
+export const FENCE_RETRY_AFTER_MS = 100;
 /** The methods that write. A team's app that writes on GET is outside what a fence can hold. */
 export const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
 /** The write methods clients send again unchanged to a 302's Location. */

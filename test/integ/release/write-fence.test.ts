@@ -10,7 +10,7 @@ import { runLocalLoadBalancer } from '../../../lib/infra/local-load-balancer';
 import type { ReleaseRecord } from '../../../lib/ledger/release-records';
 import { freePorts, LOOPBACK } from '../../../lib/local/ports';
 import type { ReleaseEngine } from '../../../lib/release/engine';
-import { fencedBodyOf, setWriteFence, WRITES_FENCED } from '../../../lib/release/write-fence';
+import { FENCE_RETRY_AFTER_MS, fencedBodyOf, setWriteFence, WRITES_FENCED } from '../../../lib/release/write-fence';
 import { RELEASE_OUTPUTS } from '../../../stacks/release-stack';
 import { createLoadBalancer, type TestLoadBalancer } from '../../_helpers/load-balancer';
 
@@ -79,7 +79,7 @@ describe('setWriteFence on a load balancer in moto, applied by the local load ba
     expect(await writesReachingApp()).toEqual([]);
     const held = await send(port, 'PUT', '/products/p1');
     expect(held.status).toBe(503);
-    expect(fencedBodyOf(held.body)).toMatchObject({ code: WRITES_FENCED, releaseId: 'sha-fence', retryAfterMs: 250 });
+    expect(fencedBodyOf(held.body)).toMatchObject({ code: WRITES_FENCED, releaseId: 'sha-fence', retryAfterMs: FENCE_RETRY_AFTER_MS });
     expect(await send(port, 'GET', '/products/p1')).toMatchObject({ status: 200 });
 
     // WHEN writes are redirected to another release
