@@ -12,6 +12,13 @@ export function fleetBaseUrl(stateDir: string, releaseId: string): string {
   return `http://${rec.host}:${rec.port}`;
 }
 
+/** A release's public way in: its load balancer (the local stand-in), where write fences apply. */
+export function fleetLoadBalancerUrl(stateDir: string, releaseId: string): string {
+  const rec = JSON.parse(fs.readFileSync(path.join(stateDir, 'fleet', `${releaseId}.json`), 'utf8')) as { host: string; lbPort?: number };
+  if (rec.lbPort === undefined) throw new Error(`release ${releaseId} has no local load balancer recorded`);
+  return `http://${rec.host}:${rec.lbPort}`;
+}
+
 /** PUTs a one-channel product at `rev`; the write must be acknowledged (200). */
 export async function putProduct(url: string, productId: string, rev: number): Promise<void> {
   const body = {

@@ -21,7 +21,9 @@ import { readSyncStatus, requestSyncStop } from '../../lib/ledger/sync-status';
 import { generateV1Products } from '../../examples/catalog/data';
 import { codes, runCli, type CliRun } from '../_helpers/cli';
 import { expectOk, expectUserError } from '../_helpers/cli-expect';
-import { fleetBaseUrl, getRev, putProduct } from '../_helpers/catalog-http';
+import { fleetBaseUrl, fleetLoadBalancerUrl, getRev, putProduct } from '../_helpers/catalog-http';
+import { httpJsonThroughFence } from '../../examples/catalog/http-client';
+import { LocalFleet } from '../../lib/infra/local-fleet';
 import { createReleaseRepo, type ReleaseRepo } from '../../examples/catalog/release-repo';
 import { putAll, PRODUCT_KEYS, scanAll } from '../_helpers/tables';
 
@@ -34,6 +36,17 @@ const ledger = () => new Ledger({ tableName: `${app}-ledger`, client: createLedg
 const store = () => new ReleaseStore(ledger());
 
 const baseUrl = (releaseId: string) => fleetBaseUrl(stateDir, releaseId);
+
+/** A one-channel product body at `rev` with `title`. */
+function productBody(title: string, rev: number) {
+  const channel = { sku: 'lc-two-writers-US', price: 1000 + rev, currency: 'USD', stock: 3, published: true };
+  return { title, artist: 'The Static Hours', format: 'LP', releaseYear: 1999, description: 'written during the test', channels: { US: channel }, rev };
+}
+
+async function titleOf(url: string, productId: string): Promise<string | undefined> {
+  const r = await fetch(`${url}/products/${productId}`);
+  return r.status === 200 ? ((await r.json()) as { title?: string }).title : undefined;
+}
 
 async function verifyProducts(from: string, to: string, fromV: number, toV: number): Promise<number> {
   const result = await verifyCopy({
@@ -153,6 +166,20 @@ describe('release lifecycle through the CLI', () => {
     const again = await cli(['promote', '--sha', repo.v2]);
     expectOk(again);
     expect(again.result).toMatchObject({ phase: 'Live', writeMode: 'fenced', writePauseMs: expect.any(Number) });
+    // AND two clients write one product at the same rev, one through each stack's load balancer (the
+    // second's DNS answer not expired yet): v1 redirects its write to v2, which applies both in the
+    // order they came, and the reverse sync leaves v1 the same. Two stacks both taking writes would
+    // each end with the other's write (equal revs: each applies the other's record last).
+    const fleet = new LocalFleet({ stateDir });
+    const write = (releaseId: string, title: string) =>
+      httpJsonThroughFence(
+        { baseUrl: fleetLoadBalancerUrl(stateDir, releaseId), method: 'PUT', path: '/products/lc-two-writers', body: productBody(title, 20) },
+        { resolveName: (dns) => fleet.endpointOf(dns), deadlineMs: Date.now() + 10_000 },
+      );
+    expect(await write(v2, 'first, on v2')).toMatchObject({ status: 200, redirected: false });
+    expect(await write(v1, 'second, sent to v1')).toMatchObject({ status: 200, redirected: true });
+    await expect.poll(() => titleOf(baseUrl(v1), 'lc-two-writers'), { timeout: 20_000 }).toBe('second, sent to v1');
+    expect(await titleOf(baseUrl(v2), 'lc-two-writers')).toBe('second, sent to v1');
     expectUserError(await cli(['teardown', '--sha', repo.v1]), 'TEARDOWN_IN_WINDOW');
     expect(await verifyProducts(v1, v2, 1, 2)).toBe(0);
     // AND the forward sync v1 → v2 is not running (stopped here; a crash does the same) when
