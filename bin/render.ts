@@ -14,10 +14,10 @@ export function renderStatus(v: StatusView): string {
     const copy = Object.entries(r.copy).map(([t, c]) => `${t} ${c.completed}/${c.segments}${c.dead ? ` (${c.dead} DEAD)` : ''}`).join(', ') || '-';
     const syncs = r.syncs.map((s) => `${s.direction === 'forward' ? '←' : '→'}${s.direction === 'forward' ? s.from : s.to} ${s.running ? `${s.lagMs ?? '?'} ms` : `stopped ${s.stoppedAt ?? ''}`}${s.error ? ` ERROR: ${s.error}` : ''}`).join(', ') || '-';
     const gates = r.gates ? (r.gates.ok ? 'pass' : 'FAIL') : '-';
-    return [r.releaseId + (r.live ? ' *' : r.previous ? ' ^' : ''), r.sha?.slice(0, 12) ?? r.branch ?? '', r.phase, `${r.trafficPercent} %`, copy, syncs, String(r.deadLetters), gates, r.failed ? `${r.failed.step}: ${r.failed.message}` : ''];
+    return [r.releaseId + (r.live ? ' *' : r.previous ? ' ^' : ''), r.sha?.slice(0, 12) ?? r.branch ?? '', r.phase, `${r.trafficPercent} %`, r.writes ?? '-', copy, syncs, String(r.deadLetters), gates, r.failed ? `${r.failed.step}: ${r.failed.message}` : ''];
   });
   const warnings = v.warnings.map((w) => `\nWARNING: ${w}`).join('');
-  return `${table(['RELEASE', 'SHA/BRANCH', 'PHASE', 'TRAFFIC', 'COPY (segments)', 'SYNC (lag)', 'DEAD', 'GATES', 'LAST FAILURE'], rows)}\n* live  ^ previous (rollback target)${warnings}`;
+  return `${table(['RELEASE', 'SHA/BRANCH', 'PHASE', 'TRAFFIC', 'WRITES', 'COPY (segments)', 'SYNC (lag)', 'DEAD', 'GATES', 'LAST FAILURE'], rows)}\n* live  ^ previous (rollback target)${warnings}`;
 }
 
 /** One line per verb run, every release's runs in the order they started. */

@@ -13,6 +13,7 @@ import { syncDeadLetterJobId } from './sync-daemon';
 import { readSyncStatus, type SyncPair } from '../ledger/sync-status';
 import { isSyncAlive } from './sync-launcher';
 import { routerOf, trafficShares } from './flip-guards';
+import { readWriteFence, type WritesState } from './write-fence';
 
 export interface SyncView {
   readonly direction: SyncPair['direction'];
@@ -39,6 +40,8 @@ export interface ReleaseStatus {
   readonly trafficPercent: number;
   /** Where this release's own stack answers (its load balancer), or null when it has none standing. */
   readonly endpoint: string | null;
+  /** What its load balancer does with writes (the write fence); absent when it has no stack standing. */
+  readonly writes?: WritesState;
   readonly dataVersions: Readonly<Record<string, number>>;
   /** Per table: segments COMPLETED of all, items read. */
   readonly copy: Readonly<Record<string, { readonly completed: number; readonly segments: number; readonly itemsRead: number; readonly dead: number }>>;
@@ -106,6 +109,8 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
         ...(stoppedAt ? { stoppedAt } : {}),
       });
     }
+    const endpoint = await endpointOf(engine, r);
+    const writes = endpoint ? await readWriteFence(engine, r).catch(() => undefined) : undefined;
     releases.push({
       releaseId: r.releaseId,
       ...(r.sha ? { sha: r.sha } : {}),
@@ -114,7 +119,8 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
       live: app.live === r.releaseId,
       previous: app.previous === r.releaseId,
       trafficPercent: shares.get(r.releaseId) ?? 0,
-      endpoint: await endpointOf(engine, r),
+      endpoint,
+      ...(writes ? { writes } : {}),
       dataVersions: r.dataVersions,
       copy,
       syncs,
@@ -123,7 +129,7 @@ export async function statusView(engine: ReleaseEngine, options: { readonly all?
       ...(r.checkpoints.failed ? { failed: r.checkpoints.failed } : {}),
     });
   }
-  return { app: engine.app, live: app.live, previous: app.previous, warnings: trafficWarnings(app.live, shares), releases };
+  return { app: engine.app, live: app.live, previous: app.previous, warnings: [...trafficWarnings(app.live, shares), ...writeWarnings(releases)], releases };
 }
 
 /** What DNS does that the ledger does not say: a weighted promote or a rollback stopped part-way. */
@@ -132,6 +138,18 @@ function trafficWarnings(live: string | null, shares: ReadonlyMap<string, number
   if (others.length === 0 && (!live || shares.get(live) === 100 || shares.size === 0)) return [];
   const now = [...shares].map(([id, p]) => `${id} ${p} %`).join(', ');
   return [`DNS sends ${now}, but the ledger's live release is ${live ?? 'none'}: a promote or rollback stopped part-way; finish it (run it again), or undo a promote with \`promote --abort\``];
+}
+
+/**
+ * Releases that take traffic but hold writes, with none taking them: a fenced cut-over is under way
+ * or stopped part-way (killed between its hold and its open), and clients' writes wait meanwhile.
+ */
+function writeWarnings(releases: readonly ReleaseStatus[]): string[] {
+  const serving = releases.filter((r) => r.trafficPercent > 0 && r.writes);
+  if (serving.length === 0 || releases.some((r) => r.writes === 'open')) return [];
+  const held = serving.filter((r) => r.writes === 'held').map((r) => r.releaseId);
+  if (held.length === 0) return [];
+  return [`writes are held on ${held.join(', ')} and no release takes them: a fenced cut-over is under way or stopped part-way; run the promote or rollback that started it again`];
 }
 
 async function endpointOf(engine: ReleaseEngine, r: ReleaseRecord): Promise<string | null> {

@@ -86,6 +86,18 @@ export async function setWriteFence(engine: ReleaseEngine, record: ReleaseRecord
   await probeUntil(engine, record, fence, nonce);
 }
 
+/** What a release's load balancer does with writes now: `held`, `redirected`, or `open` (the app takes them). */
+export type WritesState = 'open' | 'held' | 'redirected';
+
+/** Reads the fence on `record`'s load balancer (what its listener rules say, not what a probe saw). */
+export async function readWriteFence(engine: ReleaseEngine, record: ReleaseRecord): Promise<WritesState> {
+  const listenerArn = await listenerOf(engine, record);
+  const rules = (await engine.elbv2.send(new DescribeRulesCommand({ ListenerArn: listenerArn }))).Rules ?? [];
+  const first = rules.find((r) => r.Priority === String(FENCE_RULE_PRIORITIES[0]));
+  const type = first?.Actions?.[0]?.Type;
+  return type === 'fixed-response' ? 'held' : type === 'redirect' ? 'redirected' : 'open';
+}
+
 interface FenceRule {
   readonly conditions: RuleCondition[];
   readonly action: Action;

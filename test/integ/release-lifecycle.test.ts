@@ -162,10 +162,23 @@ describe('release lifecycle through the CLI', () => {
     expect(await getRev(baseUrl(v1), 'lc-rollback')).toBe(7);
     expect((await store().appState()).live).toBe(v1);
 
-    // WHEN promoted again and v1 torn down (refused inside the rollback window, then forced)
+    // WHEN promoted again, killed with -9 once its cut-over holds writes on both stacks
+    const cut = await cli(['promote', '--sha', repo.v2], { killWhen: (m) => m.code === 'RELEASE_I3119' });
+    expect(cut.killed).toBe(true);
+    // THEN status shows writes held where traffic is, and says what to run
+    const held = await cli(['status']);
+    expectOk(held);
+    const heldView = held.result as { warnings: string[]; releases: { releaseId: string; writes?: string }[] };
+    expect(heldView.releases.find((r) => r.releaseId === v1)?.writes).toBe('held');
+    expect(heldView.warnings.join('\n')).toMatch(/writes are held on .*run the promote or rollback that started it again/);
+    // WHEN run again, it finishes: v2 takes writes, v1 redirects them (and v1 torn down later,
+    // refused inside the rollback window, then forced)
     const again = await cli(['promote', '--sha', repo.v2]);
     expectOk(again);
     expect(again.result).toMatchObject({ phase: 'Live', writeMode: 'fenced', writePauseMs: expect.any(Number) });
+    const moved = (await cli(['status'])).result as { warnings: string[]; releases: { releaseId: string; writes?: string }[] };
+    expect(moved.warnings).toEqual([]);
+    expect(Object.fromEntries(moved.releases.map((r) => [r.releaseId, r.writes]))).toMatchObject({ [v1]: 'redirected', [v2]: 'open' });
     // AND two clients write one product at the same rev, one through each stack's load balancer (the
     // second's DNS answer not expired yet): v1 redirects its write to v2, which applies both in the
     // order they came, and the reverse sync leaves v1 the same. Two stacks both taking writes would

@@ -10,7 +10,7 @@ import { runLocalLoadBalancer } from '../../../lib/infra/local-load-balancer';
 import type { ReleaseRecord } from '../../../lib/ledger/release-records';
 import { freePorts, LOOPBACK } from '../../../lib/local/ports';
 import type { ReleaseEngine } from '../../../lib/release/engine';
-import { FENCE_RETRY_AFTER_MS, fencedBodyOf, setWriteFence, WRITES_FENCED } from '../../../lib/release/write-fence';
+import { FENCE_RETRY_AFTER_MS, fencedBodyOf, readWriteFence, setWriteFence, WRITES_FENCED } from '../../../lib/release/write-fence';
 import { RELEASE_OUTPUTS } from '../../../stacks/release-stack';
 import { createLoadBalancer, type TestLoadBalancer } from '../../_helpers/load-balancer';
 
@@ -81,6 +81,7 @@ describe('setWriteFence on a load balancer in moto, applied by the local load ba
     expect(held.status).toBe(503);
     expect(fencedBodyOf(held.body)).toMatchObject({ code: WRITES_FENCED, releaseId: 'sha-fence', retryAfterMs: FENCE_RETRY_AFTER_MS });
     expect(await send(port, 'GET', '/products/p1')).toMatchObject({ status: 200 });
+    expect(await readWriteFence(engine, record)).toBe('held');
 
     // WHEN writes are redirected to another release
     await setWriteFence(engine, record, { kind: 'redirect', toDnsName: 'alb-next.example.test.' });
@@ -90,6 +91,7 @@ describe('setWriteFence on a load balancer in moto, applied by the local load ba
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
       expect(await send(port, method, '/products/p1?v=2')).toMatchObject({ status: 302, location: 'http://alb-next.example.test/products/p1?v=2' });
     }
+    expect(await readWriteFence(engine, record)).toBe('redirected');
     const post = await send(port, 'POST', '/products');
     expect(post.status).toBe(503);
     expect(fencedBodyOf(post.body)?.code).toBe(WRITES_FENCED);
@@ -103,6 +105,7 @@ describe('setWriteFence on a load balancer in moto, applied by the local load ba
     await setWriteFence(engine, record, { kind: 'open' });
     // THEN every write reaches the app, and no fence rule is left
     expect(await writesReachingApp()).toEqual(['POST /products/p1', 'PUT /products/p1', 'PATCH /products/p1', 'DELETE /products/p1']);
+    expect(await readWriteFence(engine, record)).toBe('open');
     const left = (await engine.elbv2.send(new DescribeRulesCommand({ ListenerArn: lb.listenerArn }))).Rules ?? [];
     expect(left.map((r) => r.Priority)).toEqual(['default']);
   });
