@@ -93,6 +93,16 @@ export async function checkInvariants(m: LifecycleModel, sut: SystemUnderTest, o
     }
   }
 
+  // Writes go where traffic is: a release DNS sends traffic to takes writes, and no release holds
+  // them once a command has ended (a fence holds writes only inside a cut-over; killed ones are re-run).
+  for (const s of o.status.releases) {
+    if (s.writes === undefined) continue;
+    const name = sut.nameOf(s.releaseId) ?? s.releaseId;
+    if (s.writes === 'held') violation(`${name} (${s.releaseId}) holds writes after the command ended`);
+    const percent = o.dns.find((d) => d.releaseId === s.releaseId)?.percent ?? 0;
+    if (percent > 0 && s.writes !== 'open') violation(`DNS sends ${percent} % to ${name} (${s.releaseId}), whose load balancer does not take writes (${s.writes})`);
+  }
+
   // Every release DNS sends traffic to is up, and has every acknowledged write at its rev or later.
   const serving = o.dns.filter((s) => s.percent > 0);
   for (const share of serving) {

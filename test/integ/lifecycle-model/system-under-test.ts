@@ -38,6 +38,8 @@ export interface StatusReleaseView {
   readonly previous: boolean;
   /** The DNS share status observed, when this version of status reports it. */
   readonly trafficPercent?: number;
+  /** The write fence on its load balancer, when it has a stack standing (and this version of status reports it). */
+  readonly writes?: 'open' | 'held' | 'redirected';
   readonly syncs?: readonly { readonly direction: string; readonly from: string; readonly to: string; readonly running: boolean }[];
 }
 export interface StatusView {
