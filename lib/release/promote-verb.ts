@@ -175,10 +175,10 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
           name: 'flip',
           done: (cur) => Boolean(cur.checkpoints.promoted),
           run: async (cur) => {
-            await assertReleaseHealthy(engine, cur, 'take traffic');
             // Without a fence both take writes while traffic moves (a release held by an earlier fenced try too).
             if (!fenced) await openWrites(engine, previous ? [previous, cur] : [cur]);
             try {
+              await assertReleaseHealthy(engine, cur, 'take traffic');
               await shiftTraffic({
                 router,
                 ioHost: engine.io,
@@ -193,13 +193,15 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
                 healthCheck: () => isReleaseHealthy(engine, cur),
               });
             } catch (e) {
-              if (ReleaseError.isReleaseError(e) && e.code === ROUTE_UNHEALTHY && previous) {
-                // All traffic went back to the previous release: what was written here follows it,
-                // and so do writes, fenced as they came.
+              const routedBack = ReleaseError.isReleaseError(e) && e.code === ROUTE_UNHEALTHY;
+              // Writes go back where traffic is: all of it went back (unhealthy), or never moved.
+              if (previous && (routedBack || (fenced && (await trafficShares(router)).get(previous.releaseId) === 100))) {
+                // What was written here follows the previous release, and so do writes, fenced as they came.
                 if (fenced) await cutOver(engine, { from: cur, to: previous, sync: reverse! });
                 await assertSyncsCaughtUp(engine, [reverse!]);
                 const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
-                await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, promoteAbortedAt: engine.nowIso() } }));
+                // A re-run moves writes again before it moves traffic.
+                await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, cutOver: undefined, ...(routedBack ? { promoteAbortedAt: engine.nowIso() } : {}) } }));
               }
               throw e;
             }

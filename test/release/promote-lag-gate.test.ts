@@ -25,6 +25,8 @@ const fakes = vi.hoisted(() => {
     /** The forward sync's lag as its daemon reports it (every table). */
     lagMs: 0,
     deadLetters: 0,
+    /** What the health check says when traffic would move (the app can die after its writes moved). */
+    healthyForTraffic: true,
     syncStatus: (lagMs: number) =>
       ({ pid: 1, host: 'h', startedAt: '', heartbeatAtMs: 0, lagMs, caughtUp: lagMs === 0, tables: { products: { lagMs, pendingShards: 0 } } }) as unknown as SyncStatus,
     /** The fake sync: caught up within the gate when its lag is, else SYNC_BEHIND as waitCaughtUp throws it once it gave up. */
@@ -62,7 +64,12 @@ vi.mock('../../lib/ledger/sync-status', async (original) => ({
 vi.mock('../../lib/release/flip-guards', async (original) => ({
   ...(await original<typeof import('../../lib/release/flip-guards')>()),
   routerOf: () => fakes.dns.router(),
-  assertReleaseHealthy: async () => undefined,
+  assertReleaseHealthy: async (_e: unknown, record: { releaseId: string }, purpose: string) => {
+    if (purpose === 'take traffic' && !fakes.healthyForTraffic) {
+      const { userError } = await import('../../lib/errors');
+      throw userError('RELEASE_UNHEALTHY', `release ${record.releaseId} does not answer its health check`);
+    }
+  },
   isReleaseHealthy: async () => true,
   assertSyncAlive: async () => undefined,
   assertNoDeadLetters: async () => undefined,
@@ -87,6 +94,7 @@ beforeEach(async () => {
   fakes.dns = new FakeDns();
   fakes.lagMs = 0;
   fakes.deadLetters = 0;
+  fakes.healthyForTraffic = true;
   const at = engine.nowIso();
   await engine.store.put(readyRecord('sha-a', at, { promoted: { at, previousReleaseId: null, steps: [100] } }));
   const c: ReleaseRecord = readyRecord('sha-c', at, {
@@ -147,6 +155,28 @@ describe('promote: the lag gate', () => {
     expect(isFenced({ steps: [100] })).toBe(true);
     expect(isFenced({ steps: [10, 100] })).toBe(false);
     expect(isFenced({ fence: false })).toBe(false);
+  });
+
+  it('GIVEN writes cut over to the new release WHEN its health check fails before traffic moves THEN writes go back to the live release, DNS untouched, and a re-run moves them again', async () => {
+    fenceLog.log.length = 0;
+    fakes.healthyForTraffic = false;
+    const err = await promoteVerb(engine, { releaseId: 'sha-c' }).then(() => undefined, (e: unknown) => e);
+    expect((err as ReleaseError).code).toBe('RELEASE_UNHEALTHY');
+    // cut over, then cut back: the live release is again the one writer, where all traffic still is
+    expect(fenceLog.log).toEqual([
+      'sha-c hold', 'sha-a hold', 'sha-c open', 'sha-a redirect → alb-sha-c.local',
+      'sha-a hold', 'sha-c hold', 'sha-a open', 'sha-c redirect → alb-sha-a.local',
+    ]);
+    expect(fakes.dns.routes).toHaveLength(0);
+    const c = (await engine.store.get('sha-c'))!;
+    expect(c.checkpoints.cutOver).toBeUndefined();
+    expect(c.checkpoints.promoteAbortedAt).toBeUndefined();
+
+    fenceLog.log.length = 0;
+    fakes.healthyForTraffic = true;
+    const result = await promoteVerb(engine, { releaseId: 'sha-c' });
+    expect(result.phase).toBe('Live');
+    expect(fenceLog.log.slice(0, 4)).toEqual(['sha-c hold', 'sha-a hold', 'sha-c open', 'sha-a redirect → alb-sha-c.local']);
   });
 
   it('GIVEN a failed lag gate WHEN the sync caught up and promote runs again THEN it passes and the failure is cleared', async () => {
