@@ -23,24 +23,10 @@ export interface EdgeStackProps extends cdk.StackProps {
   readonly recordName?: string;
 }
 
-/** The CloudFormation stack name of an app's edge: `${app}-edge`. */
-export function edgeStackName(app: string): string {
-  return `${app}-edge`;
-}
-
 import { ledgerTableName } from '../lib/manifest/table-manifest';
+import { EDGE_OUTPUTS, edgeStackName } from './stack-names';
 
-export { ledgerTableName };
-
-/** Output logical ids; stable, because the engine reads outputs by these names. */
-export const EDGE_OUTPUTS = {
-  hostedZoneId: 'HostedZoneId',
-  zoneName: 'ZoneName',
-  recordName: 'RecordName',
-  ledgerTableName: 'LedgerTableName',
-  ledgerTableArn: 'LedgerTableArn',
-  artifactBucketName: 'ArtifactBucketName',
-} as const;
+export { EDGE_OUTPUTS, edgeStackName, ledgerTableName };
 
 export class EdgeStack extends cdk.Stack {
   public readonly hostedZone: route53.PublicHostedZone;

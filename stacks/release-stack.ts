@@ -27,6 +27,7 @@ import {
   type TableManifest,
   type TableSpec,
 } from '../lib/manifest/table-manifest';
+import { RELEASE_OUTPUTS, releaseStackName } from './stack-names';
 
 /** Region used when the caller does not fix one. */
 export const DEFAULT_REGION = 'us-east-1';
@@ -64,20 +65,7 @@ export interface ReleaseStackProps extends cdk.StackProps {
   readonly rootVolumeSizeGiB?: number;
 }
 
-/** The CloudFormation stack name of a release: `${app}-release-${releaseId}`. */
-export function releaseStackName(app: string, releaseId: string): string {
-  return `${app}-release-${releaseId}`;
-}
-
-/** Output logical ids; stable, because the engine reads outputs by these names. */
-export const RELEASE_OUTPUTS = {
-  endpointDnsName: 'EndpointDnsName',
-  albArn: 'AlbArn',
-  asgName: 'AsgName',
-  tableName: (logicalName: string) => `Table${tablePascalName(logicalName)}Name`,
-  tableArn: (logicalName: string) => `Table${tablePascalName(logicalName)}Arn`,
-  tableStreamArn: (logicalName: string) => `Table${tablePascalName(logicalName)}StreamArn`,
-} as const;
+export { RELEASE_OUTPUTS, releaseStackName };
 
 export class ReleaseStack extends cdk.Stack {
   public readonly vpc: ec2.Vpc;

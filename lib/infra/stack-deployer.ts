@@ -1,21 +1,20 @@
-import {
-  BootstrapEnvironments,
-  DiffMethod,
-  MemoryContext,
-  StackSelectionStrategy,
-  Toolkit,
-  type ICloudAssemblySource,
-} from '@aws-cdk/toolkit-lib';
+import type { ICloudAssemblySource, Toolkit } from '@aws-cdk/toolkit-lib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import * as cdk from 'aws-cdk-lib';
+import type * as cdk from 'aws-cdk-lib';
 import { messageOf, toolError } from '../errors';
 import { IO, type IoHost } from '../io';
 import type { DeployTarget, SynthesizedStack } from './deploy-target';
 import { ToolkitIoBridge } from './toolkit-io-bridge';
 
-/** Adds the stacks to deploy to a fresh CDK app; called once per synthesis. */
-export type AppDefinition = (app: cdk.App) => void;
+/** Adds the stacks to deploy to a fresh CDK app; called once per synthesis, awaited, its value unused. */
+export type AppDefinition = (app: cdk.App) => unknown;
+
+/**
+ * The toolkit and the construct library load on first use: a deployer is built by every verb,
+ * most of which (status, promote, rollback) never synthesize, and loading them takes seconds.
+ */
+const loadToolkitLib = () => import('@aws-cdk/toolkit-lib');
 
 /** A bootstrap that lost a race to another process is tried again this often, waiting longer each time. */
 const BOOTSTRAP_ATTEMPTS = 4;
@@ -68,7 +67,7 @@ export interface ResourceChange {
  * show; and moto does not report the outputs of stacks created through change sets.
  */
 export class StackDeployer {
-  private readonly toolkit: Toolkit;
+  private toolkitLoaded?: Promise<Toolkit>;
   private readonly ioHost: IoHost;
   private readonly defineApp: AppDefinition;
   private readonly target: DeployTarget;
@@ -80,14 +79,20 @@ export class StackDeployer {
     this.defineApp = props.defineApp;
     this.target = props.target;
     this.cloudformation = props.cloudformation ?? new CloudFormationClient({});
-    this.toolkit = new Toolkit({ ioHost: new ToolkitIoBridge(props.ioHost), emojis: false, color: false });
+  }
+
+  private toolkit(): Promise<Toolkit> {
+    this.toolkitLoaded ??= loadToolkitLib().then(({ Toolkit }) => new Toolkit({ ioHost: new ToolkitIoBridge(this.ioHost), emojis: false, color: false }));
+    return this.toolkitLoaded;
   }
 
   /** Create or update the CDK bootstrap stack in each environment the stacks target. */
   public async bootstrap(): Promise<void> {
     // One entry per environment: the toolkit bootstraps its list in parallel, and two stacks in one
     // environment would race to create the same bucket.
-    const assembly = await this.toolkit.synth(await this.source());
+    const toolkit = await this.toolkit();
+    const { BootstrapEnvironments } = await loadToolkitLib();
+    const assembly = await toolkit.synth(await this.source());
     let environments: string[];
     try {
       environments = [...new Set(assembly.cloudAssembly.stacksRecursively.map((s) => s.environment.name))];
@@ -99,7 +104,7 @@ export class StackDeployer {
     // the toolkit stack mid-update. Once the winner is done, bootstrapping again is a no-op update.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.toolkit.bootstrap(BootstrapEnvironments.fromList(environments), {});
+        await toolkit.bootstrap(BootstrapEnvironments.fromList(environments), {});
         break;
       } catch (e) {
         if (attempt >= BOOTSTRAP_ATTEMPTS || !BOOTSTRAP_RACE.test(describeError(e))) throw e;
@@ -115,8 +120,8 @@ export class StackDeployer {
   public async deploy(stackNames: readonly string[]): Promise<DeployedStackOutputs[]> {
     IO.INFRA_I1000.emit(this.ioHost, `deploying ${stackNames.join(', ')}`, { stacks: [...stackNames] });
     const cx = await this.source();
-    const result = await this.toolkit.deploy(cx, {
-      stacks: select(stackNames),
+    const result = await (await this.toolkit()).deploy(cx, {
+      stacks: await select(stackNames),
       deploymentMethod: { method: 'direct' },
     });
     const synthesized = await this.synthesized(cx, stackNames);
@@ -136,7 +141,8 @@ export class StackDeployer {
     const cx = await this.source();
     // Template-only: compares with the deployed template without creating a change set. A release
     // stack is created once and never updated, so replacement details would have nothing to say.
-    const diffs = await this.toolkit.diff(cx, { stacks: select(stackNames), method: DiffMethod.TemplateOnly() });
+    const { DiffMethod } = await loadToolkitLib();
+    const diffs = await (await this.toolkit()).diff(cx, { stacks: await select(stackNames), method: DiffMethod.TemplateOnly() });
     return Object.entries(diffs).map(([stackName, diff]) => {
       IO.INFRA_I1003.emit(this.ioHost, `${stackName}: ${diff.differenceCount} change(s)`, { stack: stackName, changes: diff.differenceCount });
       const resources: ResourceChange[] = [];
@@ -154,7 +160,7 @@ export class StackDeployer {
     const synthesized = await this.synthesized(cx, stackNames);
     for (const name of stackNames) {
       try {
-        await this.toolkit.destroy(cx, { stacks: select([name]) });
+        await (await this.toolkit()).destroy(cx, { stacks: await select([name]) });
       } catch (err) {
         // The event poller can lose sight of a stack that finished deleting between two polls
         // (DescribeStackEvents on a deleted stack's ARN; moto always does this). The outcome is what
@@ -184,7 +190,7 @@ export class StackDeployer {
   }
 
   private async synthesized(cx: ICloudAssemblySource, stackNames: readonly string[]): Promise<Map<string, SynthesizedStack>> {
-    const assembly = await this.toolkit.synth(cx, { stacks: select(stackNames) });
+    const assembly = await (await this.toolkit()).synth(cx, { stacks: await select(stackNames) });
     try {
       const out = new Map<string, SynthesizedStack>();
       for (const s of assembly.cloudAssembly.stacksRecursively) {
@@ -198,20 +204,24 @@ export class StackDeployer {
 
   private source(): Promise<ICloudAssemblySource> {
     // One source per deployer: each synthesis through it builds a fresh app.
-    this.cx ??= this.toolkit.fromAssemblyBuilder(
-      async (props) => {
-        // autoSynth off: the toolkit sets CDK_OUTDIR while building, and an App that sees it would
-        // also register a beforeExit synth, one per deploy (Node warns at the eleventh).
-        const app = new cdk.App({ outdir: props.outdir, context: props.context, autoSynth: false });
-        this.defineApp(app);
-        return app.synth();
-      },
-      { contextStore: new MemoryContext() },
-    );
+    this.cx ??= (async () => {
+      const [toolkit, { MemoryContext }, { App }] = await Promise.all([this.toolkit(), loadToolkitLib(), import('aws-cdk-lib')]);
+      return toolkit.fromAssemblyBuilder(
+        async (props) => {
+          // autoSynth off: the toolkit sets CDK_OUTDIR while building, and an App that sees it would
+          // also register a beforeExit synth, one per deploy (Node warns at the eleventh).
+          const app = new App({ outdir: props.outdir, context: props.context, autoSynth: false });
+          await this.defineApp(app);
+          return app.synth();
+        },
+        { contextStore: new MemoryContext() },
+      );
+    })();
     return this.cx;
   }
 }
 
-function select(stackNames: readonly string[]) {
+async function select(stackNames: readonly string[]) {
+  const { StackSelectionStrategy } = await loadToolkitLib();
   return { strategy: StackSelectionStrategy.PATTERN_MUST_MATCH, patterns: [...stackNames] };
 }

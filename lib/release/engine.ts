@@ -18,9 +18,8 @@ import type { IoHost } from '../io';
 import { createLedgerClient, Ledger } from '../ledger';
 import { defaultStateDir } from '../local/paths';
 import { ledgerTableName, physicalTableName, type TableSpec } from '../manifest/table-manifest';
-import { buildApp, type ReleaseSpec } from '../../stacks/app-builder';
-import { EDGE_OUTPUTS, edgeStackName } from '../../stacks/edge-stack';
-import { RELEASE_OUTPUTS, releaseStackName } from '../../stacks/release-stack';
+import type { ReleaseSpec } from '../../stacks/app-builder';
+import { EDGE_OUTPUTS, edgeStackName, RELEASE_OUTPUTS, releaseStackName } from '../../stacks/stack-names';
 import type { ReleaseDefinition } from './definition';
 import { ReleaseStore, type ReleaseRecord } from '../ledger/release-records';
 
@@ -116,7 +115,11 @@ export class ReleaseEngine {
     return new StackDeployer({
       ioHost: this.io,
       target: this.target,
-      defineApp: (app) => buildApp({ app, config: this.definition.config, tables: this.definition.tables, releases, env: { account }, extendReleaseStack: this.definition.extendReleaseStack }),
+      // The constructs load only when a verb synthesizes: status and flips never do.
+      defineApp: async (app) => {
+        const { buildApp } = await import('../../stacks/app-builder');
+        buildApp({ app, config: this.definition.config, tables: this.definition.tables, releases, env: { account }, extendReleaseStack: this.definition.extendReleaseStack });
+      },
     });
   }
 

@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { toolError, userError } from '../errors';
 import type { ReleaseRecord } from '../ledger/release-records';
-import { RELEASE_OUTPUTS } from '../../stacks/release-stack';
+import { RELEASE_OUTPUTS } from '../../stacks/stack-names';
 import type { ReleaseEngine } from './engine';
 
 /** The listener rule priorities stackshift keeps for its fence; a team's own rules must not use them. */
