@@ -34,6 +34,7 @@ export const RELEASE_IO = {
   RELEASE_I3119: info<{ releaseId: string; heldReleaseId: string }>('RELEASE_I3119', 'a cut-over holds writes on the stack that took them, while its sync drains to the other'),
   RELEASE_I3120: info<CutOverData>('RELEASE_I3120', 'a cut-over moved writes to the other stack: how long writes were held'),
   RELEASE_I3121: info<{ releaseId: string; heldReleaseId: string; error: string }>('RELEASE_I3121', 'a cut-over could not drain its sync; writes go back to the stack that took them'),
+  RELEASE_W3123: warn<{ releaseId: string; writesOn: string; error: string }>('RELEASE_W3123', 'a failed flip could not move writes back to the live release: they stay on the new one, which the live one redirects to'),
   RELEASE_I3122: info<{ releaseId: string; mode: string; guarantee: string }>('RELEASE_I3122', 'how a promote or rollback moves writes (fenced or two writers), and what that guarantees'),
   RELEASE_I3117: info<{ releaseId: string; aborted: readonly string[] }>('RELEASE_I3117', 'an interrupted promote was undone: all traffic is back on the live release'),
   SYNC_I3001: info<Pair & { pid: number }>('SYNC_I3001', 'a sync daemon started'),

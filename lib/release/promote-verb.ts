@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROUTE_UNHEALTHY, shiftTraffic } from '../dns';
-import { ReleaseError, userError } from '../errors';
+import { messageOf, ReleaseError, userError } from '../errors';
 import { AppLock, whoAmI } from '../ledger/app-lock';
 import { assertGates, deadLetterCount } from './data-steps';
 import type { ReleaseEngine } from './engine';
@@ -196,12 +196,21 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
               const routedBack = ReleaseError.isReleaseError(e) && e.code === ROUTE_UNHEALTHY;
               // Writes go back where traffic is: all of it went back (unhealthy), or never moved.
               if (previous && (routedBack || (fenced && (await trafficShares(router)).get(previous.releaseId) === 100))) {
-                // What was written here follows the previous release, and so do writes, fenced as they came.
-                if (fenced) await cutOver(engine, { from: cur, to: previous, sync: reverse! });
-                await assertSyncsCaughtUp(engine, [reverse!]);
-                const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
-                // A re-run moves writes again before it moves traffic.
-                await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, cutOver: undefined, ...(routedBack ? { promoteAbortedAt: engine.nowIso() } : {}) } }));
+                try {
+                  // What was written here follows the previous release, and so do writes, fenced as they came.
+                  if (fenced) await cutOver(engine, { from: cur, to: previous, sync: reverse! });
+                  await assertSyncsCaughtUp(engine, [reverse!]);
+                  const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
+                  // A re-run moves writes again before it moves traffic.
+                  await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, cutOver: undefined, ...(routedBack ? { promoteAbortedAt: engine.nowIso() } : {}) } }));
+                } catch (back) {
+                  // The flip's own failure is what to fix; where writes went is said beside it.
+                  RELEASE_IO.RELEASE_W3123.emit(engine.io, `writes stay on ${cur.releaseId} (${previous.releaseId} redirects them there): moving them back failed: ${messageOf(back)}; \`promote --abort\` moves them back once the reverse sync runs`, {
+                    releaseId: previous.releaseId,
+                    writesOn: cur.releaseId,
+                    error: messageOf(back),
+                  });
+                }
               }
               throw e;
             }

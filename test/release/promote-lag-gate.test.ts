@@ -12,12 +12,16 @@ import { FakeDns, fakeEngine, readyRecord, type FakeEngine } from './fake-engine
 
 const fenceLog = vi.hoisted(() => {
   const log: string[] = [];
-  return {
+  const state = {
     log,
+    /** A fence change that fails (e.g. `sha-a open`), as a load balancer API error would. */
+    failing: undefined as string | undefined,
     set: async (_engine: unknown, record: { releaseId: string }, fence: { kind: string; toDnsName?: string }) => {
+      if (state.failing === `${record.releaseId} ${fence.kind}`) throw new Error(`ModifyRule failed for ${record.releaseId}`);
       log.push(`${record.releaseId} ${fence.kind}${fence.toDnsName ? ` → ${fence.toDnsName}` : ''}`);
     },
   };
+  return state;
 });
 const fakes = vi.hoisted(() => {
   const state = {
@@ -95,6 +99,7 @@ beforeEach(async () => {
   fakes.lagMs = 0;
   fakes.deadLetters = 0;
   fakes.healthyForTraffic = true;
+  fenceLog.failing = undefined;
   const at = engine.nowIso();
   await engine.store.put(readyRecord('sha-a', at, { promoted: { at, previousReleaseId: null, steps: [100] } }));
   const c: ReleaseRecord = readyRecord('sha-c', at, {
@@ -177,6 +182,18 @@ describe('promote: the lag gate', () => {
     const result = await promoteVerb(engine, { releaseId: 'sha-c' });
     expect(result.phase).toBe('Live');
     expect(fenceLog.log.slice(0, 4)).toEqual(['sha-c hold', 'sha-a hold', 'sha-c open', 'sha-a redirect → alb-sha-c.local']);
+  });
+
+  it('GIVEN the flip failed before traffic moved WHEN writes cannot move back THEN the flip\'s own error, a warning naming where writes are, and the cut-over kept for --abort', async () => {
+    fakes.healthyForTraffic = false;
+    fenceLog.failing = 'sha-a open';
+    const err = await promoteVerb(engine, { releaseId: 'sha-c' }).then(() => undefined, (e: unknown) => e);
+    expect((err as ReleaseError).code).toBe('RELEASE_UNHEALTHY');
+    const warning = engine.io.withCode<{ writesOn: string; error: string }>('RELEASE_W3123').at(-1);
+    expect(warning?.data).toMatchObject({ writesOn: 'sha-c', error: expect.stringContaining('ModifyRule failed for sha-a') });
+    expect(warning?.message).toMatch(/promote --abort/);
+    expect((await engine.store.get('sha-c'))!.checkpoints.cutOver).toMatchObject({ fromReleaseId: 'sha-a', toReleaseId: 'sha-c' });
+    expect(fakes.dns.routes).toHaveLength(0);
   });
 
   it('GIVEN a failed lag gate WHEN the sync caught up and promote runs again THEN it passes and the failure is cleared', async () => {
