@@ -27,10 +27,7 @@ import {
   type TableManifest,
   type TableSpec,
 } from '../lib/manifest/table-manifest';
-import { RELEASE_OUTPUTS, releaseStackName } from './stack-names';
-
-/** Region used when the caller does not fix one. */
-export const DEFAULT_REGION = 'us-east-1';
+import { DEFAULT_REGION, RELEASE_OUTPUTS, releaseStackName } from './stack-names';
 
 export const AMI_ID_INVALID = 'AMI_ID_INVALID';
 
@@ -65,7 +62,7 @@ export interface ReleaseStackProps extends cdk.StackProps {
   readonly rootVolumeSizeGiB?: number;
 }
 
-export { RELEASE_OUTPUTS, releaseStackName };
+export { DEFAULT_REGION, RELEASE_OUTPUTS, releaseStackName };
 
 export class ReleaseStack extends cdk.Stack {
   public readonly vpc: ec2.Vpc;

@@ -4,6 +4,9 @@
  */
 import { tablePascalName } from '../lib/manifest/table-manifest';
 
+/** The region a stack deploys to when its environment names none. */
+export const DEFAULT_REGION = 'us-east-1';
+
 /** The CloudFormation stack name of an app's edge: `${app}-edge`. */
 export function edgeStackName(app: string): string {
   return `${app}-edge`;

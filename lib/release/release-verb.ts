@@ -14,7 +14,7 @@ import { artifactDownloadUrl, publishArtifact } from '../infra/artifact-publishe
 import { isDirty, resolveSha } from '../infra/git';
 import { releaseIdFromBranch, releaseIdFromSha } from '../manifest/table-manifest';
 import { AppLock, whoAmI } from '../ledger/app-lock';
-import { DEFAULT_REGION } from '../../stacks/release-stack';
+import { DEFAULT_REGION } from '../../stacks/stack-names';
 import { bakeScript } from './bake-script';
 import { dataVersionsAt } from './definition';
 import { assertGates, copyTables, evaluateGates } from './data-steps';
