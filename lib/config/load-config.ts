@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { register as registerTsxCjs } from 'tsx/cjs/api';
+import { register as registerTsx } from 'tsx/esm/api';
 import { messageOf, ReleaseError, userError } from '../errors';
 import { MigrationRegistry } from '../data/migrations/registry';
 import type { Migration } from '../data/migrations/migration';
@@ -15,7 +16,7 @@ import { appConfigSchema, type AppConfig } from '../manifest/app-config';
 import { parseTableManifest, zodUserError } from '../manifest/table-manifest';
 import type { ReleaseCheck, ReleaseDefinition } from '../release/definition';
 import type { ExtendReleaseStack, StackshiftConfig } from './define-config';
-import { publicApiFile } from '../local/paths';
+import { FROM_SOURCE, publicApiFile } from '../local/paths';
 
 export const CONFIG_NOT_FOUND = 'CONFIG_NOT_FOUND';
 export const CONFIG_INVALID = 'CONFIG_INVALID';
@@ -42,12 +43,15 @@ export function findConfigFile(repoDir: string, explicit?: string): string {
   });
 }
 
+/** Each load reads the file anew (a query of its own), while what it imports stays shared. */
+let loads = 0;
+
 /** Loads and validates a config file. */
 export async function loadConfig(file: string): Promise<ReleaseDefinition> {
-  resolveOwnPackageName();
+  loaderHooks();
   let mod: { default?: unknown };
   try {
-    mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+    mod = (await import(`${pathToFileURL(file).href}?stackshift-config=${++loads}`)) as { default?: unknown };
   } catch (e) {
     if (e instanceof ReleaseError) throw e;
     throw userError(CONFIG_INVALID, `${displayName(file)} does not load: ${firstLine(messageOf(e))}`, { fix: 'fix the error in the file (run it with `npx tsx` to see the whole trace)' });
@@ -107,16 +111,25 @@ export function definitionOf(raw: unknown, file: string): ReleaseDefinition {
   };
 }
 
-let resolving = false;
+let hooked = false;
 
 /**
- * Makes `import … from 'stackshift'` in a config resolve to this very copy of the package: the
- * config's `defineConfig` and migrations then share the engine's modules, wherever the config lives
- * (an adopter's repository, or this one's release/ folder, which no node_modules holds).
+ * TypeScript configs load through tsx, and `import … from 'stackshift'` in a config resolves to
+ * this very copy of the package: the config's `defineConfig` and migrations then share the
+ * engine's modules, wherever the config lives (an adopter's repository, or this one's release/
+ * folder, which no node_modules holds). Not tsx's `tsImport`: its namespace would load a second
+ * copy of the whole engine under the config (seconds of every command's start).
  */
-function resolveOwnPackageName(): void {
-  if (resolving) return;
-  resolving = true;
+function loaderHooks(): void {
+  if (hooked) return;
+  hooked = true;
+  // Running the sources, TypeScript already loads (tsx, or the test runner); the built package
+  // registers tsx once (a config in a CommonJS package is required), before the hook below (the
+  // last registered resolves first).
+  if (!FROM_SOURCE) {
+    registerTsx();
+    registerTsxCjs();
+  }
   const index = pathToFileURL(publicApiFile()).href;
   const hooks = `export async function resolve(specifier, context, next) {
     return specifier === 'stackshift' ? { url: ${JSON.stringify(index)}, shortCircuit: true } : next(specifier, context);
