@@ -95,8 +95,9 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
 
   return AppLock.with({ ledger: engine.ledger, command: `promote ${record.releaseId}` }, async (lock) => {
     let r = await engine.store.require(record.releaseId);
-    if (r.intent.verb !== 'promote') {
-      // A new promote: the previous promote's checkpoint (if rolled back since) no longer applies.
+    if (r.intent.verb !== 'promote' || r.checkpoints.promoteAbortedAt) {
+      // A new promote: the previous promote's checkpoints (rolled back or aborted since) no longer
+      // apply; an aborted one's cut-over was undone, and its abort would hide this promote's phase.
       r = await engine.store.update(r, (cur) => ({
         intent: { verb: 'promote', by: whoAmI(), at: engine.nowIso(), options: { ...options } },
         checkpoints: { ...cur.checkpoints, promoted: undefined, promoteAbortedAt: undefined, cutOver: undefined },

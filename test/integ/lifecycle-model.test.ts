@@ -20,7 +20,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { it as fcIt } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ClientWritesCommand, PromoteCommand, ReleaseCommand, RollbackCommand } from './lifecycle-model/commands';
+import { ClientWritesCommand, InterruptedPromoteCommand, PromoteAbortCommand, PromoteCommand, ReleaseCommand, RollbackCommand } from './lifecycle-model/commands';
 import { initialModel, type LifecycleModel } from './lifecycle-model/model';
 import { checkInvariants, OracleViolation, type Observation } from './lifecycle-model/oracle';
 import { lifecycleCommands, runSequence, type SequenceStats } from './lifecycle-model/sequence';
@@ -130,6 +130,33 @@ describe('sequences the model found failing, shrunk, replayed as written', () =>
           { newProduct: false, pick: 0, draw: 0 },
         ]),
         new PromoteCommand('v2', false, null),
+      ];
+      expect(await runSequence(sequence, options(sequence.length))).toBe(sequence.length);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('sequences the soak found failing, reduced, replayed as written', () => {
+  // Bug 3 (found by `npm run soak -- --seed 6262`, shrunk to path 37:16: release fix, promote fix,
+  // release v2, a weighted promote of v2 killed at 50 %, promote fix (which puts all traffic back, as
+  // --abort does), …, the weighted promote of v2 killed at 50 % again → "v2 is Ready in status, the
+  // model expects Promoting"). A promote of a release whose last promote was aborted kept that
+  // promote's checkpoints: the abort hid the new promote's phase (Ready while DNS sent it half the
+  // traffic), and a fenced promote would have skipped its cut-over (the aborted one's, undone).
+  it(
+    'a release promoted again after an aborted promote is Promoting while its shift is part-way',
+    async () => {
+      // GIVEN v1 live, v2 released from it, a weighted promote of v2 interrupted and aborted
+      // WHEN v2's weighted promote is interrupted again at 50 %
+      // THEN status says v2 is Promoting (the oracle's phase check), with DNS split as the model says
+      const sequence = [
+        new ReleaseCommand('v1', null),
+        new PromoteCommand('v1', false, null),
+        new ReleaseCommand('v2', null),
+        new InterruptedPromoteCommand('v2', 2),
+        new PromoteAbortCommand(null),
+        new InterruptedPromoteCommand('v2', 2),
       ];
       expect(await runSequence(sequence, options(sequence.length))).toBe(sequence.length);
     },

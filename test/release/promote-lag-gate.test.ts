@@ -196,6 +196,20 @@ describe('promote: the lag gate', () => {
     expect(fakes.dns.routes).toHaveLength(0);
   });
 
+  it('GIVEN a promote that was aborted (its cut-over undone) WHEN the release is promoted again THEN it is a new promote: writes move again before traffic, and the abort is cleared (found by the soak, seed 6262 path 37:16)', async () => {
+    const at = engine.nowIso();
+    const c = (await engine.store.get('sha-c'))!;
+    await engine.store.update(c, (x) => ({
+      intent: { verb: 'promote', by: 'dev@host', at },
+      checkpoints: { ...x.checkpoints, promoteAbortedAt: at, cutOver: { fromReleaseId: 'sha-a', toReleaseId: 'sha-c', heldAt: at, movedAt: at, writePauseMs: 1, drainMs: 1 } },
+    }));
+    fenceLog.log.length = 0;
+    const result = await promoteVerb(engine, { releaseId: 'sha-c' });
+    expect(fenceLog.log).toEqual(['sha-c hold', 'sha-a hold', 'sha-c open', 'sha-a redirect → alb-sha-c.local']);
+    expect(result.phase).toBe('Live');
+    expect(result.record.checkpoints.promoteAbortedAt).toBeUndefined();
+  });
+
   it('GIVEN a failed lag gate WHEN the sync caught up and promote runs again THEN it passes and the failure is cleared', async () => {
     fakes.lagMs = 4200;
     await promoteVerb(engine, { releaseId: 'sha-c' }).catch(() => undefined);
