@@ -91,9 +91,9 @@ runMain(io, async () => {
   const stats: SequenceStats = { sequences: 0, commands: 0, kills: 0 };
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let violations = 0;
-  const report = (interrupted: boolean) => {
+  const report = (interrupted: boolean, ended: SequenceStats = stats) => {
     const seconds = Math.round((Date.now() - t0) / 1000);
-    const totals = { sequences: stats.sequences, commands: stats.commands, kills: stats.kills, violations, seed: firstSeed, from: opts.from, seconds, ...(interrupted ? { interrupted } : {}) };
+    const totals = { sequences: ended.sequences, commands: ended.commands, kills: ended.kills, violations, seed: firstSeed, from: opts.from, seconds, ...(interrupted ? { interrupted } : {}) };
     if (opts.json) {
       log(`soak: per-verb seconds ${JSON.stringify(timings.summary())}`);
       process.stdout.write(`${JSON.stringify(totals)}\n`);
@@ -101,7 +101,7 @@ runMain(io, async () => {
     }
     process.stdout.write(`\nper-verb seconds (n, median, max):\n`);
     for (const [label, t] of Object.entries(timings.summary())) process.stdout.write(`  ${label.padEnd(34)} ${String(t.n).padStart(4)} ${String(t.median).padStart(6)} ${String(t.max).padStart(6)}\n`);
-    const next = interrupted ? `; interrupted: go on with --seed ${firstSeed} --from ${opts.from + stats.sequences}` : '';
+    const next = interrupted && violations === 0 ? `; interrupted: go on with --seed ${firstSeed} --from ${opts.from + ended.sequences}` : '';
     process.stdout.write(`${totals.sequences} sequences, ${totals.commands} commands, ${totals.kills} kills, ${violations} violation(s); seed ${firstSeed} from ${opts.from}; ${seconds} s${next}\n`);
   };
   // Set on Ctrl-C: the sequence running then fails as its processes go, which is no violation;
@@ -110,9 +110,11 @@ runMain(io, async () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       interrupted = true;
+      // The sequences that ended by now: the one running counts itself as it fails below.
+      const ended = { ...stats };
       process.stderr.write(`soak: ${signal}: stopping what it started\n`);
       void stopEverything().finally(() => {
-        report(true);
+        report(true, ended);
         process.exit(130);
       });
     });
