@@ -148,15 +148,16 @@ describe('sequences the soak found failing, reduced, replayed as written', () =>
     'a release promoted again after an aborted promote is Promoting while its shift is part-way',
     async () => {
       // GIVEN v1 live, v2 released from it, a weighted promote of v2 interrupted and aborted
-      // WHEN v2's weighted promote is interrupted again at 50 %
+      // WHEN v2's weighted promote is interrupted again
       // THEN status says v2 is Promoting (the oracle's phase check), with DNS split as the model says
       const sequence = [
         new ReleaseCommand('v1', null),
         new PromoteCommand('v1', false, null),
         new ReleaseCommand('v2', null),
-        new InterruptedPromoteCommand('v2', 2),
+        // killed at the first step (10 %): the shortest split, as the bug does not depend on it
+        new InterruptedPromoteCommand('v2', 1),
         new PromoteAbortCommand(null),
-        new InterruptedPromoteCommand('v2', 2),
+        new InterruptedPromoteCommand('v2', 1),
       ];
       expect(await runSequence(sequence, options(sequence.length))).toBe(sequence.length);
     },
