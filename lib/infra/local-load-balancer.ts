@@ -99,16 +99,26 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse, answer: List
   // Hop-by-hop headers describe the client's connection, not the app's (RFC 9110 7.6.1): this
   // connection to the app is kept alive and framed by Node itself.
   const headers = { ...withoutHopByHop(req.headers), 'x-forwarded-for': req.socket.remoteAddress ?? LOOPBACK, 'x-forwarded-proto': 'http', 'x-forwarded-port': String(LISTENER_PORT) };
-  const upstream = http.request({ host: LOOPBACK, port: appPort, method: req.method, path: req.url, headers, agent }, (reply) => {
-    res.writeHead(reply.statusCode ?? 502, reply.headers);
-    reply.pipe(res);
-  });
-  upstream.on('error', (e) => {
-    // As an ALB does when its target does not answer.
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-    res.end(`502 Bad Gateway: ${e.message}\n`);
-  });
-  req.pipe(upstream);
+  // The body is read first (an app's requests are small): a request that meets a kept-alive
+  // connection the app closed at that moment is sent again on a new one, once, as Node's docs advise
+  // (`reusedSocket`): the app never read it, and a client would otherwise see a 502 no real
+  // load balancer in front of a healthy target gives.
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => forward(Buffer.concat(chunks), true));
+  const forward = (body: Buffer, mayRetry: boolean) => {
+    const upstream = http.request({ host: LOOPBACK, port: appPort, method: req.method, path: req.url, headers, agent }, (reply) => {
+      res.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(res);
+    });
+    upstream.on('error', (e: NodeJS.ErrnoException) => {
+      if (mayRetry && upstream.reusedSocket && !res.headersSent && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return forward(body, false);
+      // As an ALB does when its target does not answer.
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`502 Bad Gateway: ${e.message}\n`);
+    });
+    upstream.end(body);
+  };
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);

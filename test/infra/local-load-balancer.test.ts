@@ -40,6 +40,9 @@ describe('the local load balancer applies its listener rules from ELBv2 (moto)',
   let port: number;
   const elbv2 = new ElasticLoadBalancingV2Client({});
   let failReads = false;
+  /** The app drops the next request that comes on a connection it served before, unanswered (its idle close racing the request). */
+  let dropNextReused = false;
+  const served = new WeakSet<object>();
   const stop = new AbortController();
   let running: Promise<void>;
 
@@ -48,6 +51,12 @@ describe('the local load balancer applies its listener rules from ELBv2 (moto)',
     [appPort, port] = await freePorts(2);
     // The app answers what it was asked, so a test sees what reached it.
     app = http.createServer((req, res) => {
+      if (dropNextReused && served.has(req.socket)) {
+        dropNextReused = false;
+        req.socket.destroy();
+        return;
+      }
+      served.add(req.socket);
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => res.end(JSON.stringify({ app: true, method: req.method, url: req.url, body, forwardedFor: req.headers['x-forwarded-for'] })));
@@ -108,6 +117,18 @@ describe('the local load balancer applies its listener rules from ELBv2 (moto)',
     await elbv2.send(new DeleteRuleCommand({ RuleArn: rule.RuleArn }));
     const open = await until(port, 'PATCH', '/products/p1', (r) => r.status === 200);
     expect(JSON.parse(open.body)).toMatchObject({ app: true, method: 'PATCH' });
+  });
+
+  it('sends a request again on a new connection when the app closed the kept-alive one it met, as a healthy target behind an ALB gives no 502', async () => {
+    // GIVEN a connection to the app that served a request and is kept alive
+    expect((await send(port, 'GET', '/products/p0')).status).toBe(200);
+    // WHEN the app drops the next request on it (its idle close racing the request)
+    dropNextReused = true;
+    const reply = await send(port, 'POST', '/products', '{"b":2}');
+    // THEN the write reaches the app once, on a new connection, with its body
+    expect(dropNextReused).toBe(false);
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({ app: true, method: 'POST', body: '{"b":2}' });
   });
 
   it('keeps the last rules it read while ELBv2 cannot be read', async () => {
