@@ -27,7 +27,7 @@ import { localAwsEnv, runningLocalAws, shellExports, startLocalAws, stopLocalAws
 import { ensureLocalTools } from '../lib/local/local-tools';
 import { parseAppConfig } from '../lib/manifest/app-config';
 import { releaseIdFromBranch, releaseIdFromSha } from '../lib/manifest/table-manifest';
-import type { ReleaseDefinition } from '../lib/release/definition';
+import type { ReleaseDefinition } from '../lib/config/definition';
 import type { ReleaseEngine } from '../lib/release/engine';
 import { assertPlanFits } from '../lib/release/plan-view';
 import { writeModeOf } from '../lib/release/write-modes';

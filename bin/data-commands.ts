@@ -21,7 +21,7 @@ import { userError } from '../lib/errors';
 import type { IoHost } from '../lib/io';
 import { DeadLetters, Ledger, SegmentTasks } from '../lib/ledger';
 import { ledgerTableName } from '../lib/manifest/table-manifest';
-import type { ReleaseDefinition } from '../lib/release/definition';
+import type { ReleaseDefinition } from '../lib/config/definition';
 
 interface CommonOptions {
   readonly job: string;

@@ -7,7 +7,7 @@ export { defineConfig } from './config/define-config';
 export type { ExtendReleaseStack, ReleaseStackContext, StackshiftConfig } from './config/define-config';
 export type { Migration, MigrationContext, MigrationResult } from './data/migrations/migration';
 export type { Item, Key } from './item/item';
-export type { ReleaseCheck, ReleaseCheckContext } from './release/definition';
+export type { ReleaseCheck, ReleaseCheckContext } from './config/definition';
 export type { TableSpec, GlobalSecondaryIndexSpec, KeyAttribute, KeyAttributeType } from './manifest/table-manifest';
 export { exactNumber, exactText, NumberValue } from './item/numbers';
 export { CONSTRUCTOR_ATTRIBUTE, PROTO_ATTRIBUTE } from './item/special-names';

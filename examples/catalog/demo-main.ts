@@ -16,7 +16,7 @@ import { parseSteps } from '../../lib/dns/parse';
 import { defaultIoHost } from '../../lib/io';
 import { defaultStateDir, localAwsEnv, startLocalAws, stopLocalAws } from '../../lib/local';
 import { loadConfig } from '../../lib/config/load-config';
-import type { ReleaseDefinition } from '../../lib/release/definition';
+import type { ReleaseDefinition } from '../../lib/config/definition';
 import { runMain } from '../../bin/run-main';
 
 function fraction(v: string): number {

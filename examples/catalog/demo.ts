@@ -15,7 +15,7 @@ import { RecordResolver } from '../../lib/dns';
 import { LocalFleet } from '../../lib/infra/local-fleet';
 import { DATA_IO, make, type CopyProgressData, type IoHost } from '../../lib/io';
 import { releaseIdFromSha } from '../../lib/manifest/table-manifest';
-import type { ReleaseDefinition } from '../../lib/release/definition';
+import type { ReleaseDefinition } from '../../lib/config/definition';
 import { ReleaseEngine } from '../../lib/release/engine';
 import { promoteVerb } from '../../lib/release/promote-verb';
 import { rollbackVerb } from '../../lib/release/rollback-verb';

@@ -12,7 +12,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Migration } from '../data/migrations/migration';
 import type { AppConfigInput } from '../manifest/app-config';
 import type { TableSpec } from '../manifest/table-manifest';
-import type { ReleaseCheck } from '../release/definition';
+import type { ReleaseCheck } from './definition';
 
 /** What `extendReleaseStack` receives about the release stack it extends. */
 export interface ReleaseStackContext {

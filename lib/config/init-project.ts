@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { userError } from '../errors';
-import { RELEASE_DESCRIPTOR } from '../release/definition';
+import { RELEASE_DESCRIPTOR } from './definition';
 import { STATE_FOLDER } from '../local/paths';
 
 export interface InitTable {

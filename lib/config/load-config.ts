@@ -14,7 +14,7 @@ import { MigrationRegistry } from '../data/migrations/registry';
 import type { Migration } from '../data/migrations/migration';
 import { appConfigSchema, type AppConfig } from '../manifest/app-config';
 import { parseTableManifest, zodUserError } from '../manifest/table-manifest';
-import type { ReleaseCheck, ReleaseDefinition } from '../release/definition';
+import type { ReleaseCheck, ReleaseDefinition } from './definition';
 import type { ExtendReleaseStack, StackshiftConfig } from './define-config';
 import { FROM_SOURCE, publicApiFile } from '../local/paths';
 

@@ -20,7 +20,7 @@ import { defaultStateDir } from '../local/paths';
 import { ledgerTableName, physicalTableName, type TableSpec } from '../manifest/table-manifest';
 import type { ReleaseSpec } from '../../stacks/app-builder';
 import { EDGE_OUTPUTS, edgeStackName, RELEASE_OUTPUTS, releaseStackName } from '../../stacks/stack-names';
-import type { ReleaseDefinition } from './definition';
+import type { ReleaseDefinition } from '../config/definition';
 import { ReleaseStore, type ReleaseRecord } from '../ledger/release-records';
 
 export interface ReleaseEngineProps {

@@ -7,7 +7,7 @@ import { userError } from '../errors';
 import { resolveSha } from '../infra/git';
 import type { ResourceChange } from '../infra/stack-deployer';
 import { releaseIdFromSha } from '../manifest/table-manifest';
-import { dataVersionsAt } from './definition';
+import { dataVersionsAt } from '../config/definition';
 import type { ReleaseEngine } from './engine';
 import { phaseOf, type Phase } from './phase';
 import { writeModesFor, type WriteModeView } from './write-modes';

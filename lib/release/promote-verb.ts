@@ -14,7 +14,7 @@ import { messageOf, ReleaseError, userError } from '../errors';
 import { AppLock, whoAmI } from '../ledger/app-lock';
 import { assertGates, deadLetterCount } from './data-steps';
 import type { ReleaseEngine } from './engine';
-import type { ReleaseDefinition } from './definition';
+import type { ReleaseDefinition } from '../config/definition';
 import { cutOver, openWrites } from './cut-over';
 import { ensureStream } from './ensure-streams';
 import { assertReleaseHealthy, assertSyncAlive, assertSyncsCaughtUp, assertTakesAllTraffic, isReleaseHealthy, routerOf, trafficShares } from './flip-guards';

@@ -16,7 +16,7 @@ import { releaseIdFromBranch, releaseIdFromSha } from '../manifest/table-manifes
 import { AppLock, whoAmI } from '../ledger/app-lock';
 import { DEFAULT_REGION } from '../../stacks/stack-names';
 import { bakeScript } from './bake-script';
-import { dataVersionsAt } from './definition';
+import { dataVersionsAt } from '../config/definition';
 import { assertGates, copyTables, evaluateGates } from './data-steps';
 import type { ReleaseEngine } from './engine';
 import { RELEASE_IO } from './messages';

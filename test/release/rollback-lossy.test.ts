@@ -4,7 +4,7 @@ import { MigrationRegistry } from '../../lib/data/migrations/registry';
 import type { Migration } from '../../lib/data/migrations/migration';
 import { ReleaseError } from '../../lib/errors';
 import { parseTableManifest } from '../../lib/manifest/table-manifest';
-import type { ReleaseDefinition } from '../../lib/release/definition';
+import type { ReleaseDefinition } from '../../lib/config/definition';
 import { assertLosslessRollback, ROLLBACK_LOSSY } from '../../lib/release/promote-verb';
 import { definition as example } from '../_helpers/catalog';
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { userError } from '../errors';
 import type { MigrationRegistry } from '../data/migrations/registry';
 import type { AppConfig } from '../manifest/app-config';
-import type { ExtendReleaseStack } from '../config/define-config';
+import type { ExtendReleaseStack } from './define-config';
 import { zodUserError, type TableManifest } from '../manifest/table-manifest';
 
 const run = promisify(execFile);
