@@ -197,21 +197,7 @@ export async function promoteVerb(engine: ReleaseEngine, options: PromoteVerbOpt
               const routedBack = ReleaseError.isReleaseError(e) && e.code === ROUTE_UNHEALTHY;
               // Writes go back where traffic is: all of it went back (unhealthy), or never moved.
               if (previous && (routedBack || (fenced && (await trafficShares(router)).get(previous.releaseId) === 100))) {
-                try {
-                  // What was written here follows the previous release, and so do writes, fenced as they came.
-                  if (fenced) await cutOver(engine, { from: cur, to: previous, sync: reverse! });
-                  await assertSyncsCaughtUp(engine, [reverse!]);
-                  const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
-                  // A re-run moves writes again before it moves traffic.
-                  await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, cutOver: undefined, ...(routedBack ? { promoteAbortedAt: engine.nowIso() } : {}) } }));
-                } catch (back) {
-                  // The flip's own failure is what to fix; where writes went is said beside it.
-                  RELEASE_IO.RELEASE_W3123.emit(engine.io, `writes stay on ${cur.releaseId} (${previous.releaseId} redirects them there): moving them back failed: ${messageOf(back)}; \`promote --abort\` moves them back once the reverse sync runs`, {
-                    releaseId: previous.releaseId,
-                    writesOn: cur.releaseId,
-                    error: messageOf(back),
-                  });
-                }
+                await moveWritesBack(engine, { cur, previous, reverse: reverse!, fenced, aborted: routedBack });
               }
               throw e;
             }
@@ -310,4 +296,28 @@ export function assertLosslessRollback(definition: ReleaseDefinition, release: V
   throw userError(ROLLBACK_LOSSY, `a rollback from ${release.releaseId} to ${previous.releaseId} would lose writes: no down migration for ${lossy.map((t) => t.name).join(', ')}`, {
     fix: 'add `down` to the migration, or pass --allow-lossy-rollback to accept it',
   });
+}
+
+/**
+ * After a flip that failed with all traffic on the previous release: writes go back there too
+ * (fenced, behind the reverse sync), and a re-run moves them again before it moves traffic. If
+ * that fails, the flip's own failure is still what to fix; where writes are is said beside it.
+ */
+async function moveWritesBack(
+  engine: ReleaseEngine,
+  props: { readonly cur: ReleaseRecord; readonly previous: ReleaseRecord; readonly reverse: SyncPair; readonly fenced: boolean; readonly aborted: boolean },
+): Promise<void> {
+  const { cur, previous, reverse } = props;
+  try {
+    if (props.fenced) await cutOver(engine, { from: cur, to: previous, sync: reverse });
+    await assertSyncsCaughtUp(engine, [reverse]);
+    const fresh = (await engine.store.get(cur.releaseId)) ?? cur;
+    await engine.store.update(fresh, (x) => ({ checkpoints: { ...x.checkpoints, cutOver: undefined, ...(props.aborted ? { promoteAbortedAt: engine.nowIso() } : {}) } }));
+  } catch (back) {
+    RELEASE_IO.RELEASE_W3123.emit(engine.io, `writes stay on ${cur.releaseId} (${previous.releaseId} redirects them there): moving them back failed: ${messageOf(back)}; \`promote --abort\` moves them back once the reverse sync runs`, {
+      releaseId: previous.releaseId,
+      writesOn: cur.releaseId,
+      error: messageOf(back),
+    });
+  }
 }
