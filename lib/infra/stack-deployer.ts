@@ -214,7 +214,10 @@ export class StackDeployer {
           await this.defineApp(app);
           return app.synth();
         },
-        { contextStore: new MemoryContext() },
+        // disposeOutdir: the toolkit makes a temporary cdk.out per synthesis and means to delete it on
+        // dispose, but marks it kept once synthesis succeeds (aws/aws-cdk-cli#802): without this
+        // every deploy, diff and destroy left its templates in the system's temp directory.
+        { contextStore: new MemoryContext(), disposeOutdir: true },
       );
     })();
     return this.cx;

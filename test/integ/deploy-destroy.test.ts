@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeployTarget, StackDeployer } from '../../lib/infra';
 import { ensureStream } from '../../lib/release/ensure-streams';
 import { IO, RecordingIoHost } from '../../lib/io';
@@ -52,7 +55,12 @@ describe('deploy and destroy through the CDK toolkit on local AWS', () => {
   const io = new RecordingIoHost();
   let deployer: StackDeployer;
 
+  // The toolkit synthesizes into the system's temp directory: this file gets one of its own, so
+  // what its syntheses leave there can be counted (the test files that run beside it have theirs).
+  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'deploy-destroy-'));
+
   beforeAll(async () => {
+    process.env.TMPDIR = tempDir;
     const account = (await new STSClient({}).send(new GetCallerIdentityCommand({}))).Account;
     deployer = new StackDeployer({
       ioHost: io,
@@ -62,6 +70,7 @@ describe('deploy and destroy through the CDK toolkit on local AWS', () => {
     });
     await deployer.bootstrap();
   });
+  afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
 
   let albArn = '';
 
@@ -136,5 +145,12 @@ describe('deploy and destroy through the CDK toolkit on local AWS', () => {
     const motoTables = (await motoDynamo.send(new ListTablesCommand({}))).TableNames ?? [];
     expect(motoTables.filter((n) => n.startsWith(`${appName}-${releaseId}-`))).toEqual([]);
     expect(motoTables).toContain(`${appName}-ledger`);
+  });
+
+  it('leaves no synthesized assembly behind in the temp directory', () => {
+    // GIVEN the bootstrap, deploys, diff and destroy above, each of which synthesized
+    // THEN none of their cdk.out directories is left (aws/aws-cdk-cli#802: the toolkit kept them)
+    expect(os.tmpdir()).toBe(tempDir);
+    expect(readdirSync(tempDir).filter((n) => n.startsWith('cdk.out'))).toEqual([]);
   });
 });
