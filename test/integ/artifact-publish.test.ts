@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordingIoHost } from '../../lib/io';
 import { artifactDownloadUrl, deleteUnusedArtifacts, publishArtifact } from '../../lib/infra/artifact-publisher';
 import { BAKE_IO } from '../../lib/infra/bake-messages';
@@ -15,11 +15,13 @@ import { rejection } from '../_helpers/rejection';
 
 const s3 = new S3Client({});
 const bucket = `artifacts-${randomBytes(4).toString('hex')}`;
+/** The tarballs' directory, removed after the file. */
+const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'artifact-'));
 
 /** A tarball-like file and its artifact id. */
 function tarball(bytes: number): { tarPath: string; artifactId: string; content: Buffer } {
   const content = randomBytes(bytes);
-  const tarPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'artifact-')), 'app.tar');
+  const tarPath = path.join(fs.mkdtempSync(path.join(tempRoot, 't-')), 'app.tar');
   fs.writeFileSync(tarPath, content);
   return { tarPath, content, artifactId: `sha256:${createHash('sha256').update(content).digest('hex')}` };
 }
@@ -27,6 +29,7 @@ function tarball(bytes: number): { tarPath: string; artifactId: string; content:
 beforeAll(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
+afterAll(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 describe('publishArtifact', () => {
   it('uploads once by content, and the presigned URL serves the same bytes', async () => {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutItemCommand, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { rawText } from '../../_helpers/raw-items';
 import { exportTable } from '../../../lib/release/table-backup';
 import { scanSegmentsFor } from '../../../lib/data/scan-segments';
@@ -37,6 +37,7 @@ describe('exportTable', () => {
 
     // WHEN it is exported
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backup-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = await exportTable({ dynamodb: client, tableName: table, dir, at: '2026-11-22T05:00:00.000Z' });
 
     // THEN the file holds each item once, the odd one exactly as stored, and no partial file is left
