@@ -30,7 +30,7 @@ export interface ReleaseEngineProps {
   readonly repoDir?: string;
   /** Where stacks run. @default 'local' unless STACKSHIFT_TARGET=aws */
   readonly target?: TargetName;
-  /** Artifacts, fleet records, logs. @default $STACKSHIFT_LOCAL_STATE_DIR, else `<repoDir>/.stackshift/local` */
+  /** Artifacts, fleet records, logs; a relative path is from the working directory. @default $STACKSHIFT_LOCAL_STATE_DIR, else `<repoDir>/.stackshift/local` */
   readonly stateDir?: string;
   /** Now, epoch ms (leases, windows, TTLs). @default Date.now */
   readonly clock?: () => number;
@@ -65,7 +65,8 @@ export class ReleaseEngine {
     this.io = props.ioHost;
     this.definition = props.definition;
     this.repoDir = path.resolve(props.repoDir ?? process.cwd());
-    this.stateDir = props.stateDir ?? process.env.STACKSHIFT_LOCAL_STATE_DIR ?? defaultStateDir(this.repoDir);
+    // Absolute: the sync daemons this engine launches run in the repository, not where the command ran.
+    this.stateDir = path.resolve(props.stateDir ?? process.env.STACKSHIFT_LOCAL_STATE_DIR ?? defaultStateDir(this.repoDir));
     this.clock = props.clock ?? Date.now;
     const targetName = props.target ?? (process.env.STACKSHIFT_TARGET === 'aws' ? 'aws' : 'local');
     this.target = createDeployTarget(targetName, this.io, { stateDir: this.stateDir });
