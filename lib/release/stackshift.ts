@@ -9,14 +9,14 @@
  *   await stackshift.promote({ releaseId, steps: [10, 50, 100], intervalMs: 60_000 });
  */
 import { ReleaseEngine, type ReleaseEngineProps } from './engine';
-import { gcVerb, type GcResult, type GcVerbOptions } from './gc-verb';
-import { planView, type PlanView } from './plan-view';
-import { promoteVerb, type PromoteVerbOptions } from './promote-verb';
+import type { GcResult, GcVerbOptions } from './gc-verb';
+import type { PlanView } from './plan-view';
+import type { PromoteVerbOptions } from './promote-verb';
 import type { VerbResult } from './verb-result';
-import { releaseVerb, type ReleaseVerbOptions } from './release-verb';
-import { abortPromoteVerb, rollbackVerb, type RollbackVerbOptions } from './rollback-verb';
-import { teardownVerb, type TeardownVerbOptions } from './teardown-verb';
-import { historyView, statusView, type HistoryEntry, type StatusView } from './views';
+import type { ReleaseVerbOptions } from './release-verb';
+import type { RollbackVerbOptions } from './rollback-verb';
+import type { TeardownVerbOptions } from './teardown-verb';
+import type { HistoryEntry, StatusView } from './views';
 
 export type StackshiftProps = ReleaseEngineProps;
 export type ReleaseOptions = ReleaseVerbOptions;
@@ -43,47 +43,56 @@ export class Stackshift {
   }
 
   /** Builds, bakes, deploys, copies and syncs a release until it is Ready (a re-run resumes). */
-  public release(options: ReleaseOptions): Promise<VerbResult> {
+  public async release(options: ReleaseOptions): Promise<VerbResult> {
+    const { releaseVerb } = await import('./release-verb');
     return releaseVerb(this.engine, options);
   }
 
   /** Flips the public record to a Ready release (in weighted steps if asked); Live when DNS, app and syncs agree. */
-  public promote(options: PromoteOptions): Promise<VerbResult> {
+  public async promote(options: PromoteOptions): Promise<VerbResult> {
+    const { promoteVerb } = await import('./promote-verb');
     return promoteVerb(this.engine, options);
   }
 
   /** Undoes a promote that stopped part-way: every write made elsewhere carried over, all traffic on the live release. */
-  public abortPromote(): Promise<VerbResult> {
+  public async abortPromote(): Promise<VerbResult> {
+    const { abortPromoteVerb } = await import('./rollback-verb');
     return abortPromoteVerb(this.engine);
   }
 
   /** Flips back to the previous release and drains the reverse sync: no write is lost. */
-  public rollback(options: RollbackVerbOptions = {}): Promise<VerbResult> {
+  public async rollback(options: RollbackVerbOptions = {}): Promise<VerbResult> {
+    const { rollbackVerb } = await import('./rollback-verb');
     return rollbackVerb(this.engine, options);
   }
 
   /** Destroys a release's stack after a backup of its tables (never a release with traffic). */
-  public teardown(options: TeardownOptions): Promise<VerbResult> {
+  public async teardown(options: TeardownOptions): Promise<VerbResult> {
+    const { teardownVerb } = await import('./teardown-verb');
     return teardownVerb(this.engine, options);
   }
 
   /** Tears down branch stacks whose branch is gone or whose TTL passed; deletes unused tarballs. */
-  public gc(options: GcOptions = {}): Promise<GcResult> {
+  public async gc(options: GcOptions = {}): Promise<GcResult> {
+    const { gcVerb } = await import('./gc-verb');
     return gcVerb(this.engine, options);
   }
 
   /** Every release now: phase, traffic, endpoint, copy, syncs, dead letters, gates. */
-  public status(options: StatusOptions = {}): Promise<StatusView> {
+  public async status(options: StatusOptions = {}): Promise<StatusView> {
+    const { statusView } = await import('./views');
     return statusView(this.engine, options);
   }
 
   /** What releasing a sha would do, changing nothing. */
-  public plan(options: PlanOptions): Promise<PlanView> {
+  public async plan(options: PlanOptions): Promise<PlanView> {
+    const { planView } = await import('./plan-view');
     return planView(this.engine, options.sha);
   }
 
   /** Every run of every verb. */
-  public history(): Promise<HistoryEntry[]> {
+  public async history(): Promise<HistoryEntry[]> {
+    const { historyView } = await import('./views');
     return historyView(this.engine);
   }
 }
