@@ -23,9 +23,12 @@ function packageRoot(from: string): string {
   }
 }
 
+/** Built: the folder of the bundle this module is part of (dist/, where cli.js and index.js sit beside it). */
+const BUNDLE_DIR = path.dirname(HERE);
+
 /** The public API module (`import … from 'stackshift'`) of this copy of the package. */
 export function publicApiFile(): string {
-  return FROM_SOURCE ? path.join(PACKAGE_ROOT, 'lib', 'index.ts') : path.join(PACKAGE_ROOT, 'dist', 'index.js');
+  return FROM_SOURCE ? path.join(PACKAGE_ROOT, 'lib', 'index.ts') : path.join(BUNDLE_DIR, 'index.js');
 }
 
 /** The folder of a project's stackshift state (local AWS, the moto venv, logs); git-ignored. */
@@ -67,10 +70,11 @@ export function nodeArgsFor(entry: string): string[] {
 
 /**
  * Node arguments that run this package's own CLI (bin/cli): the TypeScript source through tsx when
- * running from source, the built JavaScript when installed.
+ * running from source, the built JavaScript of this same build when built (the package's dist/, or
+ * the tests' build: test/_helpers/cli-bundle.ts).
  */
 export function cliCommand(): string[] {
-  return nodeArgsFor(FROM_SOURCE ? path.join(PACKAGE_ROOT, 'bin', 'cli.ts') : path.join(PACKAGE_ROOT, 'dist', 'cli.js'));
+  return nodeArgsFor(FROM_SOURCE ? path.join(PACKAGE_ROOT, 'bin', 'cli.ts') : path.join(BUNDLE_DIR, 'cli.js'));
 }
 
 /** A path as the user would type it from the project root, for messages. */

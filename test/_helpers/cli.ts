@@ -7,6 +7,7 @@ import { CATALOG_CONFIG_FILE } from './catalog';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../../lib/local/paths';
+import { CLI_BUNDLE_ENV } from './cli-bundle';
 
 export interface CliMessage {
   readonly level: string;
@@ -39,8 +40,14 @@ export interface RunCliOptions {
   readonly timeoutMs?: number;
 }
 
+/** The CLI to run: the run's build (test/_helpers/cli-bundle.ts) when there is one, else the sources through tsx. */
+function cliEntry(): string[] {
+  const bundle = process.env[CLI_BUNDLE_ENV];
+  return bundle ? [bundle] : ['--import', 'tsx', path.join(PACKAGE_ROOT, 'bin', 'cli.ts')];
+}
+
 export function runCli(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'bin', 'cli.ts'), '--json', '--repo', options.repo, ...args], {
+  const child = spawn(process.execPath, [...cliEntry(), '--json', '--repo', options.repo, ...args], {
     cwd: PACKAGE_ROOT,
     env: { ...process.env, STACKSHIFT_APP: options.app, STACKSHIFT_CONFIG: CATALOG_CONFIG_FILE, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,10 +10,13 @@ import type { TestProject } from 'vitest/node';
 import { LocalFleet } from '../../lib/infra/local-fleet';
 import { defaultIoHost } from '../../lib/io';
 import { defaultStateDir, startLocalAws, stopLocalAws } from '../../lib/local';
+import { buildCliBundle } from './cli-bundle';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     localStateDir: string;
+    /** The CLI built from the sources under test (test/_helpers/cli-bundle.ts). */
+    cliBundle: string;
   }
 }
 
@@ -22,8 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const root = defaultStateDir();
   mkdirSync(root, { recursive: true });
   const stateDir = mkdtempSync(join(root, 'test-run-'));
-  await startLocalAws({ ioHost, stateDir });
+  const [cliBundle] = await Promise.all([buildCliBundle(join(stateDir, 'cli')), startLocalAws({ ioHost, stateDir })]);
   project.provide('localStateDir', stateDir);
+  project.provide('cliBundle', cliBundle);
   process.env.STACKSHIFT_LOCAL_STATE_DIR = stateDir;
   return async () => {
     // App processes the tests' releases started (a failed test may not have torn its release down).

@@ -4,6 +4,7 @@
  * nothing in a test can reach a real account.
  */
 import { inject } from 'vitest';
+import { CLI_BUNDLE_ENV } from './cli-bundle';
 import { LOCAL_AWS_UNSET, localAwsEnv, readLocalAwsState, stateFilePath, isRunningLocalAws } from '../../lib/local';
 
 const stateDir = inject('localStateDir');
@@ -11,7 +12,8 @@ const state = readLocalAwsState(stateDir);
 if (!isRunningLocalAws(state)) {
   throw new Error(`local AWS is not recorded in ${stateFilePath(stateDir)}: the vitest globalSetup (test/_helpers/global-setup.ts) should have started it`);
 }
-// Child processes a test starts (the CLI under kill -9) find the same set.
+// Child processes a test starts (the CLI under kill -9) find the same set, and run the CLI's build.
 process.env.STACKSHIFT_LOCAL_STATE_DIR = stateDir;
+process.env[CLI_BUNDLE_ENV] = inject('cliBundle');
 for (const name of LOCAL_AWS_UNSET) delete process.env[name];
 Object.assign(process.env, localAwsEnv(state));
