@@ -40,8 +40,8 @@ export interface RunCliOptions {
   readonly timeoutMs?: number;
 }
 
-/** The CLI to run: the run's build (test/_helpers/cli-bundle.ts) when there is one, else the sources through tsx. */
-function cliEntry(): string[] {
+/** Node arguments of the CLI to run: the run's build (test/_helpers/cli-bundle.ts) when there is one, else the sources through tsx. */
+export function cliEntry(): string[] {
   const bundle = process.env[CLI_BUNDLE_ENV];
   return bundle ? [bundle] : ['--import', 'tsx', path.join(PACKAGE_ROOT, 'bin', 'cli.ts')];
 }

@@ -8,6 +8,7 @@ import { type Ledger, SegmentTasks } from '../../../lib/ledger';
 import { freshPair as freshSourcePair, upChain, useLedger, verifyPair, type TablePair } from '../../_helpers/data-pair';
 import { injectBatchWriteFaults } from '../../data/write/fault-injection';
 import { documentClient, PRODUCT_KEYS } from '../../_helpers/tables';
+import { cliEntry } from '../../_helpers/cli';
 
 const chain = upChain;
 const ledgerTable = useLedger();
@@ -24,7 +25,7 @@ const verify = (io: RecordingIoHost, p: TablePair) => verifyPair(io, ledger, p);
 function copyProcess(p: { source: string; target: string; jobId: string }, segments: number, pageSize: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bin/cli.ts', 'copy', '--job', p.jobId, '--table', 'products', '--source', p.source, '--target', p.target,
+    [...cliEntry(), 'copy', '--job', p.jobId, '--table', 'products', '--source', p.source, '--target', p.target,
       '--ledger', ledgerName, '--segments', String(segments), '--page-size', String(pageSize), '--concurrency', '2', '--json'],
     { cwd: process.cwd(), env: process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -17,6 +17,7 @@ import { freshPair, upChain as chain, useLedger, verifyPair, type TablePair } fr
 import { PRODUCT_KEYS } from '../../_helpers/tables';
 import { runV1Writer } from '../../_helpers/v1-writer';
 import { splitStream, type SplitStream } from '../../data/stream/split-stream';
+import { cliEntry } from '../../_helpers/cli';
 
 const ledgerTable = useLedger();
 let ledger: Ledger;
@@ -67,6 +68,19 @@ function worker(name: string, pair: TablePair, split: SplitStream, log: Applied[
   return { io, run: () => sync.run({ stopWhenCaughtUp: true }) };
 }
 
+/** `work`, or a failure that says what `explain` finds if it has not settled within `ms`. */
+async function withinOrExplain<T>(work: Promise<T>, ms: number, explain: () => Promise<string>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => void explain().then((why) => reject(new Error(`not done in ${ms / 1000} s:\n${why}`)), reject), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const shardOf = (split: SplitStream) => new Map(split.specs.flatMap((s) => (s.wire ?? []).map((r) => [r.dynamodb!.SequenceNumber!, s.shardId] as const)));
 
 describe('a sync shared by several workers (shard leases)', () => {
@@ -77,7 +91,16 @@ describe('a sync shared by several workers (shard leases)', () => {
 
     // WHEN two workers run the sync until caught up
     const [w1, w2] = [worker('w1', pair, split, log), worker('w2', pair, split, log)];
-    const results: TableSyncResult[] = await Promise.all([w1.run(), w2.run()]);
+    // (It once ran past the test's timeout, on a 2-core machine busy with a soak and two other
+    // files, and passed in 12-16 s in six runs after: a run that takes this long fails with both
+    // workers' last messages and the leases instead.)
+    const results: TableSyncResult[] = await withinOrExplain(Promise.all([w1.run(), w2.run()]), 120_000, async () =>
+      [
+        ...[w1, w2].map((w, i) => `w${i + 1}, ${w.io.messages.length} messages, the last:\n${w.io.messages.slice(-20).map((m) => `  ${m.time.toISOString()} ${m.code} ${m.message}`).join('\n')}`),
+        `checkpoints and leases: ${JSON.stringify(await new ShardCheckpoints(ledger, `${pair.jobId}#forward`).list())}`,
+        `${log.length} batches applied`,
+      ].join('\n'),
+    );
 
     // THEN every record was applied exactly once, as a record of its own shard (the order of each
     // key's records is the applier's, across batches applied at once: verify checks its outcome)
@@ -154,7 +177,7 @@ describe('a sync shared by several workers (shard leases)', () => {
     const spawnWorker = (id: string): ChildProcess =>
       spawn(
         process.execPath,
-        ['--import', 'tsx', 'bin/cli.ts', 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerTable.name, '--shared', '--worker-id', id, '--lease-seconds', '2', '--json'],
+        [...cliEntry(), 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerTable.name, '--shared', '--worker-id', id, '--lease-seconds', '2', '--json'],
         { cwd: process.cwd(), env: process.env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
       );
     const workers = { a: spawnWorker('a'), b: spawnWorker('b') };

@@ -8,6 +8,7 @@ import { type Ledger, ShardCheckpoints } from '../../../lib/ledger';
 import { freshPair as freshSourcePair, upChain, useLedger, verifyPair, type TablePair } from '../../_helpers/data-pair';
 import { PRODUCT_KEYS } from '../../_helpers/tables';
 import { runV1Writer } from '../../_helpers/v1-writer';
+import { cliEntry } from '../../_helpers/cli';
 
 const chain = upChain;
 const ledgerTable = useLedger();
@@ -64,7 +65,7 @@ describe('forward sync after the bulk copy', () => {
     const writer = runV1Writer(pair.source, { existingProducts: 200, perSecond: 100, signal: traffic.signal, seed: 11 });
 
     // WHEN `npm run sync` runs as a child process and is killed with SIGKILL once it applied records
-    const args = ['--import', 'tsx', 'bin/cli.ts', 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerName, '--json'];
+    const args = [...cliEntry(), 'sync', '--job', pair.jobId, '--table', 'products', '--source', pair.source, '--target', pair.target, '--ledger', ledgerName, '--json'];
     const first = spawn(process.execPath, args, { cwd: process.cwd(), env: process.env, detached: true, stdio: 'ignore' });
     const checkpoints = new ShardCheckpoints(ledger, `${pair.jobId}#forward`);
     for (let i = 0; i < 400; i++) {
