@@ -419,8 +419,10 @@ export class StreamReader {
     const parents = new Map(description.shards.map((s) => [s.shardId, s.parentShardId]));
     for (const claimed of round.claimed) {
       const running = this.runs.get(claimed.shardId);
-      if (running && !running.stopRequested) continue; // a renewal of a shard we read
-      this.startRun({ shardId: claimed.shardId, parentShardId: parents.get(claimed.shardId) ?? claimed.parentShardId }, claimed, ctx);
+      if (running && !running.stopRequested && !running.lost) continue; // a renewal of a shard we read
+      // A read of it that is winding down (handed over, or lost) is not its reader: a new one starts
+      // once that one's batches are checkpointed, from where they left it.
+      this.startRun({ shardId: claimed.shardId, parentShardId: parents.get(claimed.shardId) ?? claimed.parentShardId }, claimed, ctx, running);
     }
     for (const shardId of round.shed) {
       const run = this.runs.get(shardId);
@@ -428,7 +430,7 @@ export class StreamReader {
     }
   }
 
-  private startRun(shard: ShardInfo, checkpoint: ShardCheckpoint | undefined, ctx: RunContext): void {
+  private startRun(shard: ShardInfo, checkpoint: ShardCheckpoint | undefined, ctx: RunContext, windingDown?: ShardRun): void {
     const run: ShardRun = {
       shardId: shard.shardId,
       parentShardId: shard.parentShardId,
@@ -443,7 +445,17 @@ export class StreamReader {
       lost: false,
     };
     this.runs.set(shard.shardId, run);
-    run.task = this.readShard(run, ctx);
+    run.task = windingDown?.task
+      ? windingDown.task.then(() => {
+          // The old read's own checkpoints may be newer than the claim saw.
+          if (windingDown.position !== undefined && (run.position === undefined || isOlder(run.position, windingDown.position))) {
+            run.position = windingDown.position;
+            run.recordsApplied = windingDown.recordsApplied;
+            run.lastCreatedMs = windingDown.lastCreatedMs;
+          }
+          return this.readShard(run, ctx);
+        })
+      : this.readShard(run, ctx);
   }
 
   /**

@@ -43,7 +43,7 @@ interface Worker {
 }
 
 /** A shared reader named `name` on `syncId`, logging its applies into `log` (each takes `applyMs`). */
-function worker(name: string, stream: FakeStream, syncId: string, log: Applied[], options: { ledger?: Ledger; applyMs?: number } = {}): Worker {
+function worker(name: string, stream: FakeStream, syncId: string, log: Applied[], options: { ledger?: Ledger; applyMs?: number; inFlight?: number } = {}): Worker {
   const ledger = options.ledger ?? fx.ledger.ledger();
   const io = new RecordingIoHost();
   const reader = new StreamReader({
@@ -54,6 +54,7 @@ function worker(name: string, stream: FakeStream, syncId: string, log: Applied[]
     batchLimit: 4,
     pollIntervalMs: 5,
     discoveryIntervalMs: 50,
+    maxBatchesInFlight: options.inFlight ?? 1,
     leases: new ShardLeaseKeeper({ ioHost: io, leases: new ShardLeases(ledger, syncId), owner: name, leaseMs: LEASE_MS }),
   });
   const apply = async (b: StreamRecordBatch) => {
@@ -209,6 +210,34 @@ describe('StreamReader with shard leases', () => {
     const cps = await fx.checkpoints(syncId).list();
     expect(cps.filter((c) => c.owner === 'A')).toEqual([]);
     expect(cps.reduce((n, c) => n + c.takeovers, 0)).toBeGreaterThan(0);
+  });
+
+  it('reads a shard again that it lost while batches of it were still applying', async () => {
+    // GIVEN a reader alone on one shard, with batches applying four at a time (as a table sync does),
+    // whose lease looks stale once (a heartbeat late on a busy machine) just as it reads a batch
+    // while earlier ones are still applying
+    const stream = new FakeStream([{ shardId: 'W', records: 24 }]);
+    const syncId = newSyncId();
+    const log: Applied[] = [];
+    const a = worker('A', stream, syncId, log, { applyMs: 1500, inFlight: 4 });
+    const keeper = (a.reader as unknown as { leases: ShardLeaseKeeper }).leases;
+    const holds = keeper.holds.bind(keeper);
+    let asked = 0;
+    keeper.holds = (shardId) => ++asked !== 2 && holds(shardId);
+
+    // WHEN it reads until caught up (given up after 30 s: it used to hang)
+    const stop = new AbortController();
+    const deadline = setTimeout(() => stop.abort(), 30_000);
+    const result = await a.run({ stopWhenCaughtUp: true, signal: stop.signal });
+    clearTimeout(deadline);
+
+    // THEN it dropped the shard, took it again (the lease round came while the old read was still
+    // applying its batches), and read it to the end, each record once: it used to count the old
+    // read, winding down, as its reader, and so held and renewed a shard that no one read
+    expect(a.io.withCode(DATA_IO.STREAM_W5010.code)).toHaveLength(1);
+    expect(result.stoppedBy).toBe('caught-up');
+    expect([...keysOf(log)].sort()).toEqual(stream.keysOf('W').sort());
+    expect(new Set(keysOf(log)).size).toBe(keysOf(log).length);
   });
 
   it('refuses to read a shared sync without leases', async () => {
