@@ -91,9 +91,9 @@ describe('a sync shared by several workers (shard leases)', () => {
 
     // WHEN two workers run the sync until caught up
     const [w1, w2] = [worker('w1', pair, split, log), worker('w2', pair, split, log)];
-    // (It once ran past the test's timeout, on a 2-core machine busy with a soak and two other
-    // files, and passed in 12-16 s in six runs after: a run that takes this long fails with both
-    // workers' last messages and the leases instead.)
+    // (It once ran past the test's timeout on a busy machine: a worker lost a shard to a late
+    // heartbeat with batches applying, took it again, and no one read it; see
+    // test/data/stream/stream-reader-leases.test.ts. A run this long now fails with what it shows.)
     const results: TableSyncResult[] = await withinOrExplain(Promise.all([w1.run(), w2.run()]), 120_000, async () =>
       [
         ...[w1, w2].map((w, i) => `w${i + 1}, ${w.io.messages.length} messages, the last:\n${w.io.messages.slice(-20).map((m) => `  ${m.time.toISOString()} ${m.code} ${m.message}`).join('\n')}`),
