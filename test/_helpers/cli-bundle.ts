@@ -17,16 +17,12 @@ export const CLI_BUNDLE_ENV = 'STACKSHIFT_TEST_CLI_BUNDLE';
  */
 export async function buildCliBundle(outDir: string): Promise<string> {
   // tsup loads esbuild and more: only where a build is made, not in every test file that runs the CLI
-  const { build } = await import('tsup');
+  const [{ build }, { default: packageBuild }] = await Promise.all([import('tsup'), import('../../tsup.config')]);
+  if (typeof packageBuild !== 'object' || Array.isArray(packageBuild)) throw new Error('tsup.config.ts no longer exports one options object');
   await build({
+    ...packageBuild,
     config: false,
     entry: { cli: path.join(PACKAGE_ROOT, 'bin', 'cli.ts'), index: path.join(PACKAGE_ROOT, 'lib', 'index.ts') },
-    format: ['esm'],
-    platform: 'node',
-    target: 'node22',
-    splitting: true,
-    sourcemap: true,
-    clean: true,
     dts: false,
     silent: true,
     outDir,
