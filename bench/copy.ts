@@ -185,7 +185,9 @@ async function runCopy(source: string, target: string, ledger: string, endpoint:
     process.execPath,
     [`--max-old-space-size=${opts.maxHeapMb}`, '--max-semi-space-size=8', '--import', 'tsx', 'bin/cli.ts', 'copy', '--job', `bench#${id}`, '--table', 'products', '--source', source, '--target', target, '--ledger', ledger,
       '--concurrency', String(opts.concurrency), '--write-concurrency', String(opts.writeConcurrency), '--json'],
-    { env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint }, stdio: ['ignore', 'pipe', opts.json ? 'inherit' : 'ignore'] },
+    // STACKSHIFT_TARGET=aws: the CLI takes the endpoints given here (this run's emulators, through the
+    // latency proxy) instead of starting or reusing the project's local AWS and overriding them.
+    { env: { ...process.env, STACKSHIFT_TARGET: 'aws', AWS_ENDPOINT_URL_DYNAMODB: endpoint }, stdio: ['ignore', 'pipe', opts.json ? 'inherit' : 'ignore'] },
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
