@@ -378,7 +378,21 @@ program
   .requiredOption('--port <port>', 'where to listen', (v) => Number(v))
   .action(async (o: { dnsName: string; appPort: number; port: number }) => {
     const stop = new AbortController();
-    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
+    let stoppedBy: NodeJS.Signals | null = null;
+    for (const s of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(s, () => {
+        stoppedBy = s;
+        stop.abort();
+      });
+    }
+    // Its log is all that is left of it: say why it ended (a signal, or none: a crash prints its own error).
+    process.once('exit', (exitCode) =>
+      FLEET_IO.FLEET_I1110.emit(io, `the load balancer of ${o.dnsName} ends (exit code ${exitCode}${stoppedBy ? `, on ${stoppedBy}` : ', without a signal'})`, {
+        dnsName: o.dnsName,
+        exitCode,
+        signal: stoppedBy,
+      }),
+    );
     await runLocalLoadBalancer(
       { dnsName: o.dnsName, appPort: o.appPort, port: o.port, onPollError: (e) => FLEET_IO.FLEET_W1109.emit(io, `the rules of ${o.dnsName} are unreadable, the last ones stay in force: ${e.message}`, { dnsName: o.dnsName, error: e.message }) },
       stop.signal,

@@ -42,6 +42,7 @@ export const FLEET_IO = {
   FLEET_D1107: debug<MemberData & { logFile: string }>('FLEET_D1107', "a release's app was launched and is being waited for"),
   FLEET_W1109: warn<{ dnsName: string; error: string }>('FLEET_W1109', "a local load balancer could not read its listener's rules; the last ones it read stay in force"),
   FLEET_I1108: info<MemberData & { lbPort: number; lbPid: number }>('FLEET_I1108', "a release's local load balancer was started in front of its app"),
+  FLEET_I1110: info<{ dnsName: string; exitCode: number; signal: string | null }>('FLEET_I1110', 'a local load balancer process ended (on a signal, or without one)'),
 } as const;
 
 export interface LocalFleetProps {

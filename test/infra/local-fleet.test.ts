@@ -107,6 +107,8 @@ describe('LocalFleet: one local app process per release', () => {
     expect(isRunning(first.pid)).toBe(false);
     expect(isRunning(record.lbPid!)).toBe(false);
     expect(fs.readFileSync(record.logFile, 'utf8')).toMatch(/"message":"stopped"/);
+    // (its load balancer's log says why it ended)
+    expect(fs.readFileSync(path.join(stateDir, 'fleet', 'sha-aaaa.lb.log'), 'utf8')).toContain('ends (exit code 0, on SIGTERM)');
     expect(fleet.list()).toEqual([]);
     const err = await rejection(fleet.endpointOf(albDnsName));
     expect(err.code).toBe('FLEET_NO_ENDPOINT');
