@@ -40,6 +40,7 @@ describe('the local load balancer applies its listener rules from ELBv2 (moto)',
   let port: number;
   const elbv2 = new ElasticLoadBalancingV2Client({});
   let failReads = false;
+  let pollErrors = 0;
   /** The app drops the next request that comes on a connection it served before, unanswered (its idle close racing the request). */
   let dropNextReused = false;
   const served = new WeakSet<object>();
@@ -70,7 +71,7 @@ describe('the local load balancer applies its listener rules from ELBv2 (moto)',
       },
       { step: 'initialize' },
     );
-    running = runLocalLoadBalancer({ dnsName: lb.dnsName.toUpperCase(), appPort, port, pollMs: 20, elbv2: reads }, stop.signal);
+    running = runLocalLoadBalancer({ dnsName: lb.dnsName.toUpperCase(), appPort, port, pollMs: 20, elbv2: reads, onPollError: () => pollErrors++ }, stop.signal);
     await until(port, 'GET', '/health', (r) => r.status === 200);
   });
 
@@ -146,7 +147,10 @@ describe('the local load balancer applies its listener rules from ELBv2 (moto)',
     await until(port, 'POST', '/x', (r) => r.status === 503);
 
     // WHEN its reads fail and the rule is deleted meanwhile
+    // (after a read has failed: a read sent before would still see the rule gone, and rightly apply that)
     failReads = true;
+    const errorsBefore = pollErrors;
+    while (pollErrors === errorsBefore) await sleep(10);
     await elbv2.send(new DeleteRuleCommand({ RuleArn: rule.RuleArn }));
     await sleep(200);
     // THEN the hold stays: a load balancer that cannot read its rules must not open writes
