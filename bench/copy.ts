@@ -198,5 +198,6 @@ async function runCopy(source: string, target: string, ledger: string, endpoint:
 
 main().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 2;
+  // Exit now: a failed run can leave its latency proxy listening, which would hold it open for ever.
+  process.exit(2);
 });

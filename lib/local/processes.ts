@@ -63,7 +63,24 @@ export function isRunning(pid: number, marker?: string): boolean {
   }
   if (marker === undefined) return true;
   const cmdline = readProc(pid, 'cmdline');
-  return cmdline === undefined ? !fs.existsSync('/proc/self') : cmdline.includes(marker);
+  if (cmdline === undefined) return !fs.existsSync('/proc/self');
+  return cmdlineMatches(cmdline, marker, stat === undefined ? undefined : parentPidOf(stat));
+}
+
+/**
+ * Whether a live process's command line shows it is ours. A child we have just spawned can still be
+ * inside execve: the spawn returns once the child's close-on-exec fds are closed, before the kernel
+ * has set up its arguments, and for that moment its command line reads empty. A fleet that took
+ * that for "exited" reported a healthy load balancer as dead and left it running.
+ */
+export function cmdlineMatches(cmdline: string, marker: string, parentPid: number | undefined, self: number = process.pid): boolean {
+  if (cmdline === '' && parentPid === self) return true;
+  return cmdline.includes(marker);
+}
+
+/** Field 4 of /proc/<pid>/stat. */
+function parentPidOf(stat: string): number {
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 export type TerminateOutcome = 'not-running' | 'terminated' | 'killed';
