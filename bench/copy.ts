@@ -53,18 +53,19 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(join(defaultStateDir(), 'bench-copy-'));
   const { state } = await startLocalAws({ ioHost: silentIoHost, stateDir });
   Object.assign(process.env, localAwsEnv(state));
+  const direct = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
+  const proxy = opts.latencyMs > 0 ? await startLatencyProxy({ target: direct, latencyMs: opts.latencyMs }) : undefined;
   try {
-    await measure();
+    await measure(proxy?.url ?? direct);
   } finally {
+    // (a proxy left listening would hold a failed run open for ever)
+    await proxy?.close();
     await stopLocalAws({ ioHost: silentIoHost, stateDir });
     rmSync(stateDir, { recursive: true, force: true });
   }
 }
 
-async function measure(): Promise<void> {
-  const direct = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
-  const proxy = opts.latencyMs > 0 ? await startLatencyProxy({ target: direct, latencyMs: opts.latencyMs }) : undefined;
-  const endpoint = proxy?.url ?? direct;
+async function measure(endpoint: string): Promise<void> {
   const client = () => DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint }), { marshallOptions: { removeUndefinedValues: true } });
 
   const source = `bench-src-${id}`;
@@ -136,7 +137,6 @@ async function measure(): Promise<void> {
     deadLetters: new DeadLetters(new Ledger({ tableName: ledgerName }), `bench#${id}`),
   });
   const verifySeconds = (performance.now() - tv) / 1000;
-  await proxy?.close();
 
   const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
   process.stdout.write(
@@ -198,6 +198,5 @@ async function runCopy(source: string, target: string, ledger: string, endpoint:
 
 main().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  // Exit now: a failed run can leave its latency proxy listening, which would hold it open for ever.
-  process.exit(2);
+  process.exitCode = 2;
 });

@@ -55,16 +55,13 @@ export function isRunning(pid: number, marker?: string): boolean {
     // ESRCH: gone. EPERM: it exists but belongs to another user, so it is not one of ours.
     return false;
   }
-  const stat = readProc(pid, 'stat');
-  if (stat !== undefined) {
-    // Field 3, after the parenthesised command name, is the state; Z is a zombie (already exited).
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-  }
+  const stat = statOf(pid);
+  // Z is a zombie (already exited).
+  if (stat?.state === 'Z' || stat?.state === 'X') return false;
   if (marker === undefined) return true;
   const cmdline = readProc(pid, 'cmdline');
   if (cmdline === undefined) return !fs.existsSync('/proc/self');
-  return cmdlineMatches(cmdline, marker, stat === undefined ? undefined : parentPidOf(stat));
+  return cmdlineMatches(cmdline, marker, stat?.parentPid);
 }
 
 /**
@@ -78,9 +75,12 @@ export function cmdlineMatches(cmdline: string, marker: string, parentPid: numbe
   return cmdline.includes(marker);
 }
 
-/** Field 4 of /proc/<pid>/stat. */
-function parentPidOf(stat: string): number {
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+/** Fields 3 and 4 of /proc/<pid>/stat, after the parenthesised command name (which may hold spaces). */
+function statOf(pid: number): { state: string; parentPid: number } | undefined {
+  const stat = readProc(pid, 'stat');
+  if (stat === undefined) return undefined;
+  const [state = '', parentPid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state, parentPid: Number(parentPid) };
 }
 
 export type TerminateOutcome = 'not-running' | 'terminated' | 'killed';
